@@ -1,0 +1,1 @@
+"""The domain of the music gateway: imported by api/ and worker/, never imports either."""

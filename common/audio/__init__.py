@@ -1,0 +1,1 @@
+"""Audio helpers: output formats, encoding and decoding, lyric parsing, the local synthesiser."""

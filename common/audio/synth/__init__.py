@@ -1,0 +1,34 @@
+"""The offline provider's synthesiser: a prompt and lyrics in, a finished stereo piece out.
+
+`compose` decides the form, tempo, key and every note (a `Score`); `render` plays a score.
+`synthesize` is the only entry point the rest of the code needs.
+"""
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from common.audio.synth.compose import compose
+from common.audio.synth.render import render
+from common.audio.synth.score import SAMPLE_RATE, Score
+
+__all__ = ["SAMPLE_RATE", "Score", "Track", "compose", "render", "synthesize"]
+
+
+@dataclass(frozen=True)
+class Track:
+    """Rendered audio: float32 samples of shape (n, 2), peak at most 0.89 (-1 dBFS)."""
+
+    samples: np.ndarray
+    sample_rate: int
+
+    @property
+    def duration_ms(self) -> int:
+        """Length in milliseconds, rounded."""
+        return round(len(self.samples) * 1000 / self.sample_rate)
+
+
+def synthesize(*, prompt: str | None, lyrics: str | None, length_ms: int | None) -> Track:
+    """Compose and render a piece; exactly `length_ms` long when given, else as the lyrics need."""
+    score = compose(prompt=prompt, lyrics=lyrics, length_ms=length_ms)
+    return Track(render(score), score.sample_rate)
