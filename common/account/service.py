@@ -1,0 +1,113 @@
+"""Accounts and API keys: create, top up, show, authenticate, revoke."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from common.account import keys
+from common.db import utcnow
+from common.errors import AuthError, NotFoundError
+from common.ledger import service as ledger
+from common.models import Account, ApiKey, LedgerEntry
+
+
+@dataclass(frozen=True)
+class Principal:
+    """Who is calling: the account and the key used."""
+
+    account_id: str
+    api_key_id: str
+
+
+def create_account(session: Session, *, name: str, balance_micro_usd: int = 0) -> Account:
+    """A new account, with an opening deposit when a balance is given."""
+    account = Account(id=f"acct_{uuid.uuid4().hex}", name=name, created_at=utcnow())
+    session.add(account)
+    session.flush()
+    if balance_micro_usd:
+        ledger.deposit(
+            session, account_id=account.id, amount_micro_usd=balance_micro_usd, memo="opening"
+        )
+        session.refresh(account)
+    return account
+
+
+def get_account(session: Session, account_id: str) -> Account:
+    """The account, or NotFoundError."""
+    account = session.get(Account, account_id)
+    if account is None:
+        raise NotFoundError(f"No account {account_id}.")
+    return account
+
+
+def top_up(session: Session, *, account_id: str, amount_micro_usd: int) -> int:
+    """Deposit into an existing account; return the new balance."""
+    get_account(session, account_id)
+    return ledger.deposit(
+        session, account_id=account_id, amount_micro_usd=amount_micro_usd, memo="top-up"
+    )
+
+
+def recent_entries(session: Session, *, account_id: str, limit: int = 20) -> list[LedgerEntry]:
+    """The newest ledger entries of an account."""
+    return list(
+        session.scalars(
+            select(LedgerEntry)
+            .where(LedgerEntry.account_id == account_id)
+            .order_by(LedgerEntry.id.desc())
+            .limit(limit)
+        )
+    )
+
+
+def create_key(session: Session, *, account_id: str) -> tuple[ApiKey, str]:
+    """A new key for the account; the plaintext is returned once and never stored."""
+    get_account(session, account_id)
+    prefix, plaintext = keys.new_key()
+    api_key = ApiKey(
+        id=f"key_{uuid.uuid4().hex}",
+        account_id=account_id,
+        prefix=prefix,
+        key_hash=keys.hash_key(plaintext),
+        created_at=utcnow(),
+    )
+    session.add(api_key)
+    session.flush()
+    return api_key, plaintext
+
+
+def revoke_key(session: Session, *, key_id: str) -> None:
+    """Revoke a key; it answers 401 from the next request on."""
+    result = session.execute(
+        update(ApiKey)
+        .where(ApiKey.id == key_id, ApiKey.revoked_at.is_(None))
+        .values(revoked_at=utcnow())
+        .returning(ApiKey.id)
+    ).first()
+    if result is None and session.get(ApiKey, key_id) is None:
+        raise NotFoundError(f"No API key {key_id}.")
+
+
+def authenticate(session: Session, *, authorization: str | None) -> Principal:
+    """The caller behind an `Authorization: Bearer` header, or AuthError (401)."""
+    scheme, _, token = (authorization or "").partition(" ")
+    token = token.strip()
+    if scheme.lower() != "bearer" or not token:
+        raise AuthError("Send your API key as 'Authorization: Bearer <key>'.")
+    prefix = keys.parse_prefix(token)
+    row = None
+    if prefix is not None:
+        row = session.execute(
+            select(ApiKey.id, ApiKey.account_id, ApiKey.key_hash, ApiKey.revoked_at).where(
+                ApiKey.prefix == prefix
+            )
+        ).first()
+    if not keys.key_matches(token, row.key_hash if row else None) or row is None:
+        raise AuthError("Invalid API key.")
+    if row.revoked_at is not None:
+        raise AuthError("This API key has been revoked.")
+    return Principal(account_id=row.account_id, api_key_id=row.id)

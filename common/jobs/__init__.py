@@ -1,0 +1,1 @@
+"""The job lifecycle behind every accepted music request."""

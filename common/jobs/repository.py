@@ -1,0 +1,53 @@
+"""The job table's SQL."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from common.db import utcnow
+from common.jobs import states
+from common.models import Job
+
+
+def transition(session: Session, *, job_id: str, to: str, **values: Any) -> Job | None:
+    """Move a job to `to` if the map allows it from its current state; None otherwise.
+
+    The WHERE on the current state makes every move a compare-and-set, so two workers, or a
+    worker and the reaper, can never both win.
+    """
+    if to in states.TERMINAL:
+        values.setdefault("finished_at", utcnow())
+    return session.scalars(
+        update(Job)
+        .where(Job.id == job_id, Job.status.in_(states.ALLOWED_FROM[to]))
+        .values(status=to, **values)
+        .returning(Job)
+        .execution_options(populate_existing=True)
+    ).first()
+
+
+def stuck_job_ids(session: Session, *, now: datetime, limit: int = 500) -> list[str]:
+    return list(
+        session.scalars(
+            select(Job.id)
+            .where(Job.status.in_(states.ACTIVE), Job.deadline_at < now)
+            .order_by(Job.deadline_at)
+            .limit(limit)
+        )
+    )
+
+
+def terminal_among(session: Session, job_ids: list[str]) -> list[str]:
+    return list(
+        session.scalars(select(Job.id).where(Job.id.in_(job_ids), Job.status.in_(states.TERMINAL)))
+    )
+
+
+def count_provider_call(session: Session, *, job_id: str) -> None:
+    session.execute(
+        update(Job).where(Job.id == job_id).values(provider_calls=Job.provider_calls + 1)
+    )

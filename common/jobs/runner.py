@@ -1,0 +1,125 @@
+"""Running one job: claim it, call the provider, store the audio, then capture — or release."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import timedelta
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from common.audio import codec
+from common.audio.formats import get_format
+from common.config import Settings
+from common.db import transaction, utcnow
+from common.jobs import repository, service
+from common.models import Job
+from common.notify import Notifier
+from common.pricing import SKUS
+from common.providers.base import (
+    GeneratedAudio,
+    GenerationRequest,
+    MusicProvider,
+    ProviderFailure,
+)
+from common.storage.base import BlobStore, StoredObject
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class JobContext:
+    """What a worker needs to run jobs; built once per worker process."""
+
+    settings: Settings
+    sessions: sessionmaker[Session]
+    store: BlobStore
+    providers: dict[str, MusicProvider]
+    notifier: Notifier
+
+
+def run_job(ctx: JobContext, job_id: str) -> str:
+    """Run a job to a terminal state; return the outcome. Safe to call twice for one job."""
+    with transaction(ctx.sessions) as session:
+        job = service.claim_job(session, job_id=job_id)
+        if job is None:
+            log.info("job %s not claimable (already taken or finished)", job_id)
+            return "skipped"
+        repository.count_provider_call(session, job_id=job_id)
+    ctx.notifier.publish(job_id)
+    try:
+        audio = _generate(ctx, job)
+        stored = _store(ctx, job, audio)
+    except ProviderFailure as exc:
+        return _fail(ctx, job_id, "provider_error", f"{job.model}: {exc.message}")
+    except Exception:
+        log.exception("job %s failed unexpectedly", job_id)
+        return _fail(ctx, job_id, "internal_error", "The track could not be produced.")
+    return _complete(ctx, job, audio, stored)
+
+
+def _generate(ctx: JobContext, job: Job) -> GeneratedAudio:
+    sku = SKUS[job.model]
+    request = GenerationRequest(
+        job_id=job.id,
+        sku=sku,
+        prompt=job.prompt,
+        lyrics=job.lyrics,
+        music_length_ms=job.music_length_ms,
+        response_format=job.response_format,
+    )
+    return ctx.providers[sku.id].generate(request)
+
+
+def _store(ctx: JobContext, job: Job, audio: GeneratedAudio) -> StoredObject:
+    data = audio.data
+    if audio.format != job.response_format:
+        data = codec.transcode(data, src_format=audio.format, dst_format=job.response_format)
+    fmt = get_format(job.response_format)
+    key = f"audio/{job.account_id}/{job.id}.{fmt.extension}"
+    return ctx.store.put(key, data, content_type=fmt.content_type)
+
+
+def _complete(ctx: JobContext, job: Job, audio: GeneratedAudio, stored: StoredObject) -> str:
+    sku = SKUS[job.model]
+    # Per-second SKUs bill what was asked for; flat SKUs report the track's real length.
+    billed_ms = job.music_length_ms if sku.per_second else audio.duration_ms
+    retain_until = (
+        None if job.save_to_blob else (utcnow() + timedelta(hours=ctx.settings.retention_hours))
+    )
+    try:
+        with transaction(ctx.sessions) as session:
+            service.complete_job(
+                session,
+                job_id=job.id,
+                blob_key=stored.key,
+                blob_size=stored.size,
+                content_type=stored.content_type,
+                billed_duration_ms=billed_ms,
+                provider_ref=audio.provider_ref,
+                retain_until=retain_until,
+            )
+    except service.HoldAlreadySettled:
+        # The reaper expired this job first: nothing is charged, the object belongs to no one.
+        log.warning("job %s finished after it was expired; discarding its audio", job.id)
+        ctx.store.delete(stored.key)
+        return "late"
+    ctx.notifier.publish(job.id)
+    return "succeeded"
+
+
+def _fail(ctx: JobContext, job_id: str, code: str, message: str) -> str:
+    with transaction(ctx.sessions) as session:
+        service.fail_job(session, job_id=job_id, code=code, message=message)
+    ctx.notifier.publish(job_id)
+    return "failed"
+
+
+def reap(ctx: JobContext) -> list[str]:
+    """Expire jobs stuck past their deadline and release their holds."""
+    with transaction(ctx.sessions) as session:
+        expired = service.expire_stuck_jobs(session)
+    for job_id in expired:
+        log.warning("expired stuck job %s", job_id)
+        ctx.notifier.publish(job_id)
+    return expired

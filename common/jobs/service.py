@@ -1,0 +1,130 @@
+"""What happens to a job: submit, claim, complete, fail, expire. Services never commit."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime, timedelta
+
+from sqlalchemy.orm import Session
+
+from common.db import utcnow
+from common.errors import NotFoundError
+from common.jobs import repository, states
+from common.ledger import service as ledger
+from common.models import Job
+from common.pricing import price_micro_usd
+from common.validation import MusicRequest
+
+
+class HoldAlreadySettled(Exception):
+    """The job's hold was settled by someone else (the reaper) first: roll back and stop."""
+
+
+def submit_job(
+    session: Session,
+    *,
+    account_id: str,
+    api_key_id: str | None,
+    request: MusicRequest,
+    max_runtime_s: int,
+    save_to_blob: bool = False,
+) -> Job:
+    """Create a queued job together with its hold (402 when the balance is short)."""
+    job_id = f"job_{uuid.uuid4().hex}"
+    cost = price_micro_usd(request.sku, music_length_ms=request.music_length_ms)
+    hold = ledger.place_hold(session, account_id=account_id, job_id=job_id, amount_micro_usd=cost)
+    now = utcnow()
+    job = Job(
+        id=job_id,
+        account_id=account_id,
+        api_key_id=api_key_id,
+        status=states.QUEUED,
+        model=request.sku.id,
+        prompt=request.prompt,
+        lyrics=request.lyrics,
+        music_length_ms=request.music_length_ms,
+        response_format=request.response_format,
+        save_to_blob=save_to_blob,
+        cost_micro_usd=cost,
+        hold_id=hold.id,
+        provider=request.sku.provider,
+        created_at=now,
+        deadline_at=now + timedelta(seconds=max_runtime_s),
+    )
+    session.add(job)
+    session.flush()
+    return job
+
+
+def get_job(session: Session, *, job_id: str, account_id: str) -> Job:
+    """The caller's job; another account's job is NotFound exactly like a missing one."""
+    job = session.get(Job, job_id)
+    if job is None or job.account_id != account_id:
+        raise NotFoundError(f"No job {job_id}.", param="job_id")
+    return job
+
+
+def claim_job(session: Session, *, job_id: str) -> Job | None:
+    """Take a queued job for running; None when it is not queued (redelivered, done, expired)."""
+    return repository.transition(session, job_id=job_id, to=states.RUNNING, started_at=utcnow())
+
+
+def complete_job(
+    session: Session,
+    *,
+    job_id: str,
+    blob_key: str,
+    blob_size: int,
+    content_type: str,
+    billed_duration_ms: int,
+    provider_ref: str | None,
+    retain_until: datetime | None,
+) -> Job:
+    """Mark a running job done and capture its hold, together; raise if either lost a race."""
+    job = repository.transition(
+        session,
+        job_id=job_id,
+        to=states.SUCCEEDED,
+        blob_key=blob_key,
+        blob_size=blob_size,
+        content_type=content_type,
+        billed_duration_ms=billed_duration_ms,
+        provider_ref=provider_ref,
+        retain_until=retain_until,
+    )
+    if job is None or job.hold_id is None:
+        raise HoldAlreadySettled(job_id)
+    balance = ledger.capture_hold(session, hold_id=job.hold_id)
+    if balance is None:
+        raise HoldAlreadySettled(job_id)
+    job.balance_after_micro_usd = balance
+    session.flush()
+    return job
+
+
+def fail_job(
+    session: Session, *, job_id: str, code: str, message: str, to: str = states.FAILED
+) -> Job | None:
+    """End a job unsuccessfully and release its hold; None if it had already ended."""
+    job = repository.transition(
+        session, job_id=job_id, to=to, error_code=code, error_message=message[:2000]
+    )
+    if job is not None and job.hold_id is not None:
+        ledger.release_hold(session, hold_id=job.hold_id)
+    return job
+
+
+def expire_stuck_jobs(session: Session, *, now: datetime | None = None) -> list[str]:
+    """Expire every job past its deadline and release its hold; return their ids."""
+    expired = []
+    for job_id in repository.stuck_job_ids(session, now=now or utcnow()):
+        job = fail_job(
+            session,
+            job_id=job_id,
+            code="job_expired",
+            message="The job did not finish within its maximum runtime; nothing was charged.",
+            to=states.EXPIRED,
+        )
+        if job is not None:
+            expired.append(job_id)
+    return expired

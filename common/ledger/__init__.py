@@ -1,0 +1,1 @@
+"""Money: deposits, holds, captures and releases, in integer micro-dollars."""

@@ -1,0 +1,10 @@
+"""Every table; Alembic's autogenerate target."""
+
+from common.db import Base
+from common.models.account import Account
+from common.models.api_key import ApiKey
+from common.models.hold import Hold
+from common.models.job import Job
+from common.models.ledger_entry import LedgerEntry
+
+__all__ = ["Account", "ApiKey", "Base", "Hold", "Job", "LedgerEntry"]

@@ -1,0 +1,24 @@
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import BigInteger, CheckConstraint, String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from common.db import Base, UTCDateTime, utcnow
+
+
+class Account(Base):
+    """A prepaid balance. `held_micro_usd` is the sum of its active holds."""
+
+    __tablename__ = "account"
+    __table_args__ = (
+        CheckConstraint("balance_micro_usd - held_micro_usd >= 0", name="available_not_negative"),
+        CheckConstraint("held_micro_usd >= 0", name="held_not_negative"),
+    )
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    balance_micro_usd: Mapped[int] = mapped_column(BigInteger, default=0)
+    held_micro_usd: Mapped[int] = mapped_column(BigInteger, default=0)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

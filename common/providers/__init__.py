@@ -1,0 +1,1 @@
+"""Upstream music providers behind one interface."""

@@ -1,0 +1,1 @@
+"""The offline provider: a deterministic synthesiser that needs no network or credentials."""

@@ -1,0 +1,136 @@
+"""Validation of a music request body. Pure: no I/O, no session. Runs before any hold."""
+
+from __future__ import annotations
+
+import unicodedata
+from dataclasses import dataclass
+from typing import Any
+
+from common.audio.formats import DEFAULT_FORMAT, FORMATS
+from common.errors import (
+    InvalidDurationError,
+    InvalidFormatError,
+    InvalidRequestError,
+    LyricsTooLongError,
+    NotAMusicModelError,
+    PromptTooLongError,
+)
+from common.pricing import DEFAULT_SKU, SKUS, Sku
+
+MIN_LENGTH_MS = 1_000
+MAX_LENGTH_MS = 300_000
+DEFAULT_LENGTH_MS = 30_000
+
+
+@dataclass(frozen=True)
+class MusicRequest:
+    sku: Sku
+    prompt: str | None
+    lyrics: str | None
+    music_length_ms: int
+    response_format: str
+
+
+def nfc_length(text: str) -> int:
+    """Length in Unicode code points after NFC normalisation (what the limits count)."""
+    return len(unicodedata.normalize("NFC", text))
+
+
+def parse_music_request(body: Any) -> MusicRequest:
+    """Check a decoded JSON body against the contract; raise the first AppError found."""
+    if not isinstance(body, dict):
+        raise InvalidRequestError("The request body must be a JSON object.")
+    sku = _parse_model(body)
+    length_ms = _parse_length(body)
+    response_format = _parse_format(body)
+    prompt = _optional_str(body, "prompt")
+    # elevenlabs-music ignores lyrics entirely: not even their type is checked.
+    lyrics = _optional_str(body, "lyrics") if sku.lyrics_max is not None else None
+    _check_text(sku, prompt, lyrics)
+    return MusicRequest(sku, prompt, lyrics, length_ms, response_format)
+
+
+def _parse_model(body: dict[str, Any]) -> Sku:
+    model = body.get("model")
+    if model is None:
+        return SKUS[DEFAULT_SKU]
+    if not isinstance(model, str):
+        raise InvalidRequestError("model must be a string.", param="model")
+    if model not in SKUS:
+        raise NotAMusicModelError(
+            f"{model!r} is not a music model; use one of: {', '.join(SKUS)}.", param="model"
+        )
+    return SKUS[model]
+
+
+def _parse_length(body: dict[str, Any]) -> int:
+    given = {k: body[k] for k in ("music_length_ms", "duration_ms") if body.get(k) is not None}
+    for name, value in given.items():
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise InvalidDurationError(
+                f"{name} must be an integer number of milliseconds.", param=name
+            )
+        if not MIN_LENGTH_MS <= value <= MAX_LENGTH_MS:
+            raise InvalidDurationError(
+                f"{name} is {value}; it must be between {MIN_LENGTH_MS} and {MAX_LENGTH_MS}.",
+                param=name,
+            )
+    if len(set(given.values())) > 1:
+        raise InvalidDurationError(
+            "music_length_ms and duration_ms are aliases; when both are given they must agree.",
+            param="duration_ms",
+        )
+    return next(iter(given.values()), DEFAULT_LENGTH_MS)
+
+
+def _parse_format(body: dict[str, Any]) -> str:
+    value = body.get("response_format")
+    if value is None:
+        return DEFAULT_FORMAT
+    if not isinstance(value, str):
+        raise InvalidRequestError("response_format must be a string.", param="response_format")
+    if value not in FORMATS:
+        raise InvalidFormatError(
+            f"{value!r} is not a supported response_format; use one of: {', '.join(FORMATS)}.",
+            param="response_format",
+        )
+    return value
+
+
+def _optional_str(body: dict[str, Any], name: str) -> str | None:
+    value = body.get(name)
+    if value is not None and not isinstance(value, str):
+        raise InvalidRequestError(f"{name} must be a string.", param=name)
+    return value
+
+
+def _check_text(sku: Sku, prompt: str | None, lyrics: str | None) -> None:
+    has_prompt = bool(prompt and prompt.strip())
+    has_lyrics = bool(lyrics and lyrics.strip())
+    if sku.lyrics_max is None and not has_prompt:
+        raise InvalidRequestError(f"prompt is required for {sku.id}.", param="prompt", sku=sku.id)
+    if sku.lyrics_max is not None and not (has_prompt or has_lyrics):
+        raise InvalidRequestError(
+            f"{sku.id} needs a prompt or lyrics (at least one non-blank).",
+            param="prompt",
+            sku=sku.id,
+        )
+    _check_limit(sku, "prompt", prompt, sku.prompt_max, PromptTooLongError)
+    if sku.lyrics_max is not None:
+        _check_limit(sku, "lyrics", lyrics, sku.lyrics_max, LyricsTooLongError)
+
+
+def _check_limit(
+    sku: Sku, field: str, text: str | None, limit: int, error: type[InvalidRequestError]
+) -> None:
+    if text is None:
+        return
+    count = nfc_length(text)
+    if count > limit:
+        raise error(
+            f"{field} is {count} characters after NFC normalisation; "
+            f"{sku.id} allows at most {limit}",
+            param=field,
+            sku=sku.id,
+            extra={"limit": limit, "length": count},
+        )

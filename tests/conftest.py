@@ -1,0 +1,45 @@
+"""Session-wide fixtures: one migrated Postgres database, tests in rolled-back transactions."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from sqlalchemy import create_engine
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import Session
+
+from tests.fixtures.databases import create_migrated_database, drop_database
+
+
+@pytest.fixture(scope="session")
+def database_url() -> Iterator[str]:
+    url = create_migrated_database("musicgw_test")
+    yield url
+    drop_database(url)
+
+
+@pytest.fixture(scope="session")
+def engine(database_url: str) -> Iterator[Engine]:
+    engine = create_engine(
+        database_url.replace("postgresql://", "postgresql+psycopg://"),
+        pool_size=40,
+        max_overflow=10,
+    )
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture
+def session(engine: Engine) -> Iterator[Session]:
+    """A session inside a transaction that is rolled back after the test."""
+    with engine.connect() as connection:
+        transaction = connection.begin()
+        session = Session(
+            bind=connection, join_transaction_mode="create_savepoint", expire_on_commit=False
+        )
+        try:
+            yield session
+        finally:
+            session.close()
+            transaction.rollback()
