@@ -1,0 +1,1 @@
+"""The HTTP API: translates HTTP ⇄ the domain in common/."""

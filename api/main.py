@@ -1,0 +1,126 @@
+"""The FastAPI application: create_app, its lifespan, and the one error handler."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from api.db import in_transaction
+from api.deps import AppState
+from api.embedded import EmbeddedWorker
+from api.middleware import BodyLimitMiddleware
+from api.routes import health, jobs, music
+from api.waiters import JobWaiters
+from common.config import Settings, get_settings
+from common.db import create_db_engine, create_session_factory
+from common.errors import AppError, HttpError, InvalidRequestError, NotFoundError
+from common.jobs.runner import JobContext
+from common.jobs.waiting import find_terminal
+from common.notify import build_notifier
+from common.providers.registry import build_providers
+from common.storage.registry import build_store
+
+log = logging.getLogger(__name__)
+
+DESCRIPTION = """\
+Send a text prompt (and, for MiniMax SKUs, lyrics) and get back a finished music track,
+paid from a prepaid balance. Authenticate with `Authorization: Bearer <api key>`.
+"""
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or get_settings()
+    app = FastAPI(
+        title="Music gateway",
+        version="0.1.0",
+        description=DESCRIPTION,
+        lifespan=_lifespan(settings),
+    )
+    app.add_middleware(BodyLimitMiddleware)
+    app.include_router(music.router)
+    app.include_router(jobs.router)
+    app.include_router(health.router)
+    app.add_exception_handler(AppError, _app_error)
+    app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(StarletteHTTPException, _http_error)
+    return app
+
+
+def _lifespan(settings: Settings):  # type: ignore[no-untyped-def]
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        from worker.app import celery_app
+
+        engine = create_db_engine(settings)
+        sessions = create_session_factory(engine)
+        store = build_store(settings)
+
+        async def terminal(job_ids: list[str]) -> list[str]:
+            return await in_transaction(sessions, find_terminal, job_ids=job_ids)
+
+        waiters = JobWaiters(
+            redis_url=settings.redis_url,
+            poll_interval_s=settings.wait_poll_interval_s,
+            find_terminal=terminal,
+        )
+        await waiters.start()
+        app.state.gateway = AppState(settings, sessions, store, celery_app, waiters)
+        embedded = (
+            _start_embedded(settings, sessions, store, celery_app) if settings.embedded else None
+        )
+        try:
+            yield
+        finally:
+            if embedded is not None:
+                embedded.stop()
+            await waiters.stop()
+            engine.dispose()
+
+    return lifespan
+
+
+def _start_embedded(settings, sessions, store, celery_app):  # type: ignore[no-untyped-def]
+    from worker.context import set_context
+
+    context = JobContext(
+        settings=settings,
+        sessions=sessions,
+        store=store,
+        providers=build_providers(settings),
+        notifier=build_notifier(""),
+    )
+    set_context(context)
+    worker = EmbeddedWorker(celery_app, context)
+    worker.start()
+    return worker
+
+
+async def _app_error(_: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, AppError)
+    return JSONResponse(exc.to_body(), status_code=exc.status, headers=exc.headers)
+
+
+async def _validation_error(_: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)
+    errors: list[dict[str, Any]] = list(exc.errors())
+    first = errors[0] if errors else {}
+    param = ".".join(str(p) for p in first.get("loc", ())[1:]) or None
+    error = InvalidRequestError(first.get("msg", "Invalid request."), param=param)
+    return JSONResponse(error.to_body(), status_code=400)
+
+
+async def _http_error(request: Request, exc: Exception) -> JSONResponse:
+    """Starlette's own errors (unknown route, wrong method) in the same envelope."""
+    assert isinstance(exc, StarletteHTTPException)
+    if exc.status_code == 404:
+        error: AppError = NotFoundError(f"No route {request.method} {request.url.path}.")
+    else:
+        error = HttpError(str(exc.detail), status=exc.status_code)
+    return JSONResponse(error.to_body(), status_code=exc.status_code, headers=exc.headers)

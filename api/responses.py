@@ -1,0 +1,76 @@
+"""Turning job rows into HTTP answers."""
+
+from __future__ import annotations
+
+from starlette.responses import StreamingResponse
+
+from common.db import utcnow
+from common.errors import AudioGoneError, JobNotReadyError, ProviderError
+from common.jobs import states
+from common.models import Job
+from common.pricing import format_seconds, format_usd
+from common.storage.base import BlobStore
+
+JOB_ID_HEADER = "X-Kyma-Job-Id"
+
+
+def kyma_headers(job: Job) -> dict[str, str]:
+    """The X-Kyma-* headers of a succeeded job."""
+    return {
+        "X-Kyma-Model": job.model,
+        "X-Kyma-Duration-Sec": format_seconds(job.billed_duration_ms or 0),
+        "X-Kyma-Cost-USD": format_usd(job.cost_micro_usd),
+        "X-Kyma-Balance-USD": format_usd(job.balance_after_micro_usd or 0),
+        JOB_ID_HEADER: job.id,
+    }
+
+
+def audio_response(job: Job, store: BlobStore) -> StreamingResponse:
+    """Stream a succeeded job's stored audio in chunks, with the X-Kyma-* headers."""
+    if job.status != states.SUCCEEDED:
+        raise JobNotReadyError(
+            f"Job {job.id} is {job.status}; audio exists only once it has succeeded.",
+            headers={JOB_ID_HEADER: job.id},
+        )
+    expired = job.retain_until is not None and job.retain_until < utcnow()
+    size = store.size(job.blob_key) if job.blob_key and not expired else None
+    if size is None:
+        raise AudioGoneError(
+            f"The audio of job {job.id} is past its retention period.",
+            headers={JOB_ID_HEADER: job.id},
+        )
+    headers = kyma_headers(job) | {"Content-Length": str(size)}
+    return StreamingResponse(
+        store.iter_chunks(job.blob_key or ""), media_type=job.content_type, headers=headers
+    )
+
+
+def job_failure(job: Job) -> ProviderError:
+    """The error a caller gets for a job that failed or expired: nothing was charged."""
+    message = job.error_message or "The provider failed."
+    return ProviderError(
+        f"{message} Nothing was charged.",
+        sku=job.model,
+        headers={JOB_ID_HEADER: job.id},
+        extra={"job_id": job.id},
+    )
+
+
+def job_body(job: Job, *, base_path: str = "") -> dict[str, object]:
+    """The JSON status of a job."""
+    succeeded = job.status == states.SUCCEEDED
+    return {
+        "object": "audio.generation.job",
+        "job_id": job.id,
+        "status": job.status,
+        "model": job.model,
+        "response_format": job.response_format,
+        "duration_sec": (job.billed_duration_ms or 0) / 1000 if succeeded else None,
+        "cost_usd": float(format_usd(job.cost_micro_usd)),
+        "charged_usd": float(format_usd(job.cost_micro_usd)) if succeeded else 0,
+        "error": {"code": job.error_code, "message": job.error_message} if job.error_code else None,
+        "url": job.public_url,
+        "audio_url": f"{base_path}/v1/jobs/{job.id}/audio" if succeeded else None,
+        "created_at": job.created_at.isoformat(),
+        "finished_at": job.finished_at.isoformat() if job.finished_at else None,
+    }

@@ -1,0 +1,129 @@
+"""POST /v1/audio/music: validate, hold, enqueue, wait, answer with the audio."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import JSONResponse, Response
+from starlette.concurrency import run_in_threadpool
+
+from api.db import in_transaction
+from api.deps import AppState, get_state, require_principal
+from api.responses import JOB_ID_HEADER, audio_response, job_failure
+from api.schemas import AUDIO_CONTENT, JobAccepted, MusicRequestBody, error_responses
+from common.account.service import Principal
+from common.errors import InvalidRequestError, ServiceUnavailableError
+from common.jobs import service as jobs
+from common.jobs import states
+from common.jobs.waiting import load_job
+from common.models import Job
+from common.validation import parse_music_request
+
+router = APIRouter(tags=["music"])
+log = logging.getLogger(__name__)
+
+
+@router.post(
+    "/v1/audio/music",
+    summary="Generate a music track",
+    response_class=Response,
+    responses={
+        200: {"description": "The audio bytes with X-Kyma-* headers.", "content": AUDIO_CONTENT},
+        202: {"model": JobAccepted, "description": "Still running after the sync-wait limit."},
+        **error_responses(400, 401, 402, 413, 502, 503),
+    },
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {"application/json": {"schema": MusicRequestBody.model_json_schema()}},
+        }
+    },
+)
+async def create_music(
+    request: Request,
+    principal: Principal = Depends(require_principal),
+    state: AppState = Depends(get_state),
+) -> Response:
+    music = parse_music_request(_decode_json(await request.body()))
+    job = await in_transaction(
+        state.sessions,
+        jobs.submit_job,
+        account_id=principal.account_id,
+        api_key_id=principal.api_key_id,
+        request=music,
+        max_runtime_s=state.settings.job_max_runtime_s,
+    )
+    await _enqueue(state, job)
+    job = await _wait(request, state, job.id)
+    if job.status == states.SUCCEEDED:
+        return audio_response(job, state.store)
+    if job.status in states.TERMINAL:
+        raise job_failure(job)
+    return _accepted(job)
+
+
+def _decode_json(raw: bytes) -> object:
+    try:
+        return json.loads(raw)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise InvalidRequestError(f"The body is not valid JSON: {exc}.") from exc
+
+
+async def _enqueue(state: AppState, job: Job) -> None:
+    """Hand the job to the queue; if the queue is down, end the job and release its hold."""
+    try:
+        await run_in_threadpool(state.celery.send_task, "music.generate", args=[job.id])
+    except Exception as exc:
+        log.warning("could not enqueue job %s", job.id, exc_info=True)
+        await in_transaction(
+            state.sessions,
+            jobs.fail_job,
+            job_id=job.id,
+            code="service_unavailable",
+            message="The job queue was unreachable.",
+        )
+        raise ServiceUnavailableError(
+            "The job queue is unreachable; nothing was charged. Retry shortly.",
+            headers={JOB_ID_HEADER: job.id, "Retry-After": "5"},
+        ) from exc
+
+
+async def _wait(request: Request, state: AppState, job_id: str) -> Job:
+    """Wait until the job is terminal, the sync-wait limit passes, or the caller goes away."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + state.settings.sync_wait_limit_s
+    disconnect = asyncio.ensure_future(_disconnected(request))
+    try:
+        while True:
+            event = state.waiters.register(job_id)
+            try:
+                job = await in_transaction(state.sessions, load_job, job_id=job_id)
+                remaining = deadline - loop.time()
+                if job.status in states.TERMINAL or remaining <= 0 or disconnect.done():
+                    return job
+                await asyncio.wait(
+                    {event, disconnect}, timeout=remaining, return_when=asyncio.FIRST_COMPLETED
+                )
+            finally:
+                state.waiters.discard(job_id, event)
+    finally:
+        disconnect.cancel()
+
+
+async def _disconnected(request: Request) -> None:
+    # The body has been read, so the next message can only be the client going away.
+    while (await request.receive())["type"] != "http.disconnect":
+        pass
+
+
+def _accepted(job: Job) -> JSONResponse:
+    status_url = f"/v1/jobs/{job.id}"
+    body = JobAccepted(job_id=job.id, status=job.status, status_url=status_url)
+    return JSONResponse(
+        body.model_dump(),
+        status_code=202,
+        headers={"Location": status_url, JOB_ID_HEADER: job.id},
+    )

@@ -1,0 +1,112 @@
+"""Waiting for jobs without a thread per waiter.
+
+One subscription per process (Redis pub/sub, or the in-process bus) wakes the futures of the
+jobs that changed; a slow poll of the job rows catches any wake-up pub/sub dropped. A waiter
+registers its future *before* it reads the row, so an event between the two is never missed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable
+
+import redis.asyncio as aioredis
+
+from common.notify import CHANNEL, LOCAL_BUS
+
+log = logging.getLogger(__name__)
+
+
+class JobWaiters:
+    def __init__(
+        self,
+        *,
+        redis_url: str,
+        poll_interval_s: float,
+        find_terminal: Callable[[list[str]], Awaitable[list[str]]],
+    ) -> None:
+        self._redis_url = redis_url
+        self._poll_interval_s = poll_interval_s
+        self._find_terminal = find_terminal
+        self._futures: dict[str, set[asyncio.Future[None]]] = {}
+        self._tasks: list[asyncio.Task[None]] = []
+        self._unsubscribe: Callable[[], None] | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    @property
+    def waiting(self) -> int:
+        return sum(len(f) for f in self._futures.values())
+
+    async def start(self) -> None:
+        self._loop = asyncio.get_running_loop()
+        if self._redis_url:
+            self._tasks.append(asyncio.create_task(self._listen_redis()))
+        else:
+            self._unsubscribe = LOCAL_BUS.subscribe(self._wake_threadsafe)
+        self._tasks.append(asyncio.create_task(self._poll()))
+
+    async def stop(self) -> None:
+        if self._unsubscribe:
+            self._unsubscribe()
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+    def register(self, job_id: str) -> asyncio.Future[None]:
+        """A future that resolves at the next event for the job."""
+        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._futures.setdefault(job_id, set()).add(future)
+        return future
+
+    def discard(self, job_id: str, future: asyncio.Future[None]) -> None:
+        futures = self._futures.get(job_id)
+        if futures is not None:
+            futures.discard(future)
+            if not futures:
+                del self._futures[job_id]
+
+    def wake(self, job_id: str) -> None:
+        for future in self._futures.pop(job_id, ()):
+            if not future.done():
+                future.set_result(None)
+
+    def _wake_threadsafe(self, job_id: str) -> None:
+        if self._loop is not None and not self._loop.is_closed():
+            self._loop.call_soon_threadsafe(self.wake, job_id)
+
+    async def _listen_redis(self) -> None:
+        while True:
+            client = aioredis.Redis.from_url(self._redis_url)
+            try:
+                async with client.pubsub() as pubsub:
+                    await pubsub.subscribe(CHANNEL)
+                    # Anything published while we were not subscribed is caught by a re-read.
+                    for job_id in list(self._futures):
+                        self.wake(job_id)
+                    async for message in pubsub.listen():
+                        if message.get("type") == "message":
+                            self.wake(message["data"].decode())
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.warning("job-event subscription lost; reconnecting", exc_info=True)
+                await asyncio.sleep(1.0)
+            finally:
+                await client.aclose()
+
+    async def _poll(self) -> None:
+        while True:
+            await asyncio.sleep(self._poll_interval_s)
+            job_ids = list(self._futures)
+            if not job_ids:
+                continue
+            try:
+                for start in range(0, len(job_ids), 500):
+                    for job_id in await self._find_terminal(job_ids[start : start + 500]):
+                        self.wake(job_id)
+            except Exception:
+                log.warning("polling job rows failed", exc_info=True)

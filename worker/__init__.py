@@ -1,0 +1,1 @@
+"""Celery workers: translate Celery ⇄ the domain in common/."""

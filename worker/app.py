@@ -1,0 +1,53 @@
+"""The Celery app and its settings (why each one: see the README's reliability section)."""
+
+from __future__ import annotations
+
+from celery import Celery
+from celery.signals import worker_process_init
+
+from common.config import Settings, get_settings
+
+QUEUE = "music"
+
+
+def create_celery(settings: Settings) -> Celery:
+    app = Celery(
+        "musicgw", broker=settings.broker_url, include=["worker.tasks.music", "worker.tasks.jobs"]
+    )
+    transport_options: dict[str, object] = {
+        # Redis redelivers unacked messages after this: it must outlast the longest job, twice.
+        "visibility_timeout": settings.visibility_timeout_s,
+        # kombu's default of 10 connections starves a large thread pool of acks.
+        "max_connections": settings.redis_max_connections,
+    }
+    if settings.embedded:
+        # The in-memory transport polls; the default 1 s would add a second to every request.
+        transport_options["polling_interval"] = 0.02
+    app.conf.update(
+        task_default_queue=QUEUE,
+        task_acks_late=True,  # a killed worker must not lose the message...
+        task_reject_on_worker_lost=True,  # ...and it goes back on the queue (tasks are idempotent)
+        worker_prefetch_multiplier=1,
+        task_ignore_result=True,  # audio and status live in the job row, never in Celery
+        result_backend=None,
+        broker_transport_options=transport_options,
+        redis_max_connections=settings.redis_max_connections,
+        broker_connection_retry_on_startup=True,
+        task_time_limit=settings.job_max_runtime_s,
+        task_soft_time_limit=max(settings.job_max_runtime_s - 30, 1),
+        worker_hijack_root_logger=False,
+        worker_send_task_events=False,
+        timezone="UTC",
+    )
+    return app
+
+
+celery_app = create_celery(get_settings())
+
+
+@worker_process_init.connect
+def _fresh_connections(**_: object) -> None:
+    # A forked child must not share the parent's database connections.
+    from worker.context import reset_context
+
+    reset_context()
