@@ -1,0 +1,57 @@
+"""Speed of the offline synthesiser on a 3-minute track, as a multiple of real time.
+
+Renders a 180 s elevenlabs-music track (synthesis alone, then synthesis + MP3 encoding to
+mp3_44100_128) on one core, a few times, and prints the median as one JSON line.
+
+Run: .venv/bin/python bench/synth_speed.py [--repeat 5]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from common.audio import codec  # noqa: E402
+from common.audio.synth import synthesize  # noqa: E402
+
+LENGTH_MS = 180_000
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--repeat", type=int, default=5)
+    args = parser.parse_args()
+    os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})  # one core
+    synth_s, total_s = [], []
+    for i in range(args.repeat):
+        prompt = f"energetic rock anthem take {i}"
+        start = time.perf_counter()
+        track = synthesize(prompt=prompt, lyrics=None, length_ms=LENGTH_MS)
+        mid = time.perf_counter()
+        codec.encode(track.samples, track.sample_rate, "mp3_44100_128")
+        end = time.perf_counter()
+        synth_s.append(mid - start)
+        total_s.append(end - start)
+    print(
+        json.dumps(
+            {
+                "bench": "synth_speed",
+                "track_s": LENGTH_MS / 1000,
+                "synth_median_s": round(statistics.median(synth_s), 3),
+                "synth_x_realtime": round(LENGTH_MS / 1000 / statistics.median(synth_s), 1),
+                "synth_mp3_median_s": round(statistics.median(total_s), 3),
+                "synth_mp3_x_realtime": round(LENGTH_MS / 1000 / statistics.median(total_s), 1),
+            }
+        )
+    )
+
+
+if __name__ == "__main__":
+    main()
