@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import sys
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -206,6 +207,9 @@ def worker(concurrency: int | None) -> None:
         str(concurrency or settings.worker_concurrency),
         "-Q",
         "music",
+        # unique per process, so several workers on one host don't collide
+        "-n",
+        f"musicgw-{os.getpid()}@%h",
         "--without-gossip",
         "--without-mingle",
         "-l",

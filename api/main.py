@@ -24,7 +24,7 @@ from common.errors import AppError, HttpError, InvalidRequestError, NotFoundErro
 from common.jobs.runner import JobContext
 from common.jobs.waiting import find_terminal
 from common.notify import build_notifier
-from common.providers.registry import build_providers
+from common.providers.registry import build_provider_limiter, build_providers
 from common.storage.registry import build_store
 
 log = logging.getLogger(__name__)
@@ -95,6 +95,7 @@ def _start_embedded(settings, sessions, store, celery_app):  # type: ignore[no-u
         store=store,
         providers=build_providers(settings),
         notifier=build_notifier(""),
+        limiter=build_provider_limiter(settings),
     )
     set_context(context)
     worker = EmbeddedWorker(celery_app, context)

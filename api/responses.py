@@ -52,7 +52,7 @@ def job_failure(job: Job) -> ProviderError:
         f"{message} Nothing was charged.",
         sku=job.model,
         headers={JOB_ID_HEADER: job.id},
-        extra={"job_id": job.id},
+        extra={"job_id": job.id} | _upstream_detail(job),
     )
 
 
@@ -68,9 +68,21 @@ def job_body(job: Job, *, base_path: str = "") -> dict[str, object]:
         "duration_sec": (job.billed_duration_ms or 0) / 1000 if succeeded else None,
         "cost_usd": float(format_usd(job.cost_micro_usd)),
         "charged_usd": float(format_usd(job.cost_micro_usd)) if succeeded else 0,
-        "error": {"code": job.error_code, "message": job.error_message} if job.error_code else None,
+        "error": {"code": job.error_code, "message": job.error_message} | _upstream_detail(job)
+        if job.error_code
+        else None,
         "url": job.public_url,
         "audio_url": f"{base_path}/v1/jobs/{job.id}/audio" if succeeded else None,
         "created_at": job.created_at.isoformat(),
         "finished_at": job.finished_at.isoformat() if job.finished_at else None,
     }
+
+
+def _upstream_detail(job: Job) -> dict[str, str]:
+    """What the provider said about a failure, when it said why."""
+    detail = {}
+    if job.provider_code:
+        detail["provider_code"] = job.provider_code
+    if job.error_suggestion:
+        detail["suggestion"] = job.error_suggestion
+    return detail

@@ -44,6 +44,9 @@ class ErrorDetail(BaseModel):
     type: str
     param: str | None = None
     sku: str | None = None
+    job_id: str | None = None
+    provider_code: str | None = Field(None, description="The upstream's own error code.")
+    suggestion: str | None = Field(None, description="How to rephrase, when upstream said.")
 
 
 class ErrorEnvelope(BaseModel):
@@ -60,6 +63,8 @@ class JobAccepted(BaseModel):
 class JobError(BaseModel):
     code: str
     message: str
+    provider_code: str | None = None
+    suggestion: str | None = None
 
 
 class JobStatus(BaseModel):

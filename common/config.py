@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -44,6 +45,47 @@ class Settings(BaseSettings):
     # The offline provider: simulated latency for demos/benchmarks and a failure switch for tests.
     offline_latency_ms: int = Field(default=0, ge=0)
     offline_failure_rate: float = Field(default=0.0, ge=0.0, le=1.0)
+
+    # Real providers. A SKU goes live when its provider has a key, unless its route says otherwise.
+    elevenlabs_api_key: SecretStr | None = None
+    elevenlabs_base_url: str = "https://api.elevenlabs.io"
+    # The ElevenLabs plan: formats above it are asked for as mp3_44100_128 and transcoded.
+    elevenlabs_tier: Literal["free", "starter", "creator", "pro", "scale", "business"] = "creator"
+    minimax_api_key: SecretStr | None = None
+    minimax_base_url: str = "https://api.minimax.io"
+    minimax_output_format: Literal["hex", "url"] = "hex"
+    # Hosts a MiniMax audio URL may point at (exact, or a suffix starting with a dot).
+    minimax_audio_hosts: list[str] = [
+        ".minimax.io",
+        ".minimaxi.com",
+        ".minimax.chat",
+        ".minimaxi.chat",
+    ]
+    elevenlabs_music_provider: Literal["auto", "live", "offline"] = "auto"
+    minimax_music_provider: Literal["auto", "live", "offline"] = "auto"
+    minimax_music_pro_provider: Literal["auto", "live", "offline"] = "auto"
+
+    provider_connect_timeout_s: float = 10.0
+    # Generations take minutes: a read may legitimately wait this long for the first byte.
+    provider_read_timeout_s: float = 600.0
+    # A whole provider call (including a slow body) never takes longer than this.
+    provider_total_timeout_s: float = 900.0
+    provider_max_attempts: int = Field(default=3, ge=1, le=10)
+    provider_retry_initial_s: float = 1.0
+    provider_retry_max_s: float = 30.0
+    # Concurrent provider calls across every worker process (plan limits).
+    elevenlabs_concurrency: int = Field(default=2, ge=1)
+    minimax_concurrency: int = Field(default=20, ge=1)
+    # Extra CA bundle for provider TLS (a corporate proxy, or the test fakes).
+    provider_ca_bundle: str | None = None
+
+    # Downloads of provider audio URLs.
+    download_max_bytes: int = 64 * 1024 * 1024
+    download_timeout_s: float = 120.0
+    # host → IP answers used instead of DNS (like curl --resolve): for tests and pinned setups.
+    download_resolve: dict[str, str] = {}
+    # Networks exempt from the private-address refusal (CIDRs); empty in production.
+    download_allow_networks: list[str] = []
 
     @field_validator("database_url")
     @classmethod

@@ -8,7 +8,7 @@ from common.config import get_settings
 from common.db import create_db_engine, create_session_factory
 from common.jobs.runner import JobContext
 from common.notify import build_notifier
-from common.providers.registry import build_providers
+from common.providers.registry import build_provider_limiter, build_providers
 from common.storage.registry import build_store
 
 _lock = threading.Lock()
@@ -26,6 +26,7 @@ def get_context() -> JobContext:
                 store=build_store(settings),
                 providers=build_providers(settings),
                 notifier=build_notifier(settings.redis_url),
+                limiter=build_provider_limiter(settings),
             )
         return _context
 

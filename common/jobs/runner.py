@@ -7,6 +7,12 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from sqlalchemy.orm import Session, sessionmaker
+from tenacity import (
+    Retrying,
+    retry_if_exception_type,
+    stop_after_attempt,
+    wait_exponential_jitter,
+)
 
 from common.audio import codec
 from common.audio.formats import get_format
@@ -21,7 +27,9 @@ from common.providers.base import (
     GenerationRequest,
     MusicProvider,
     ProviderFailure,
+    ProviderTransientError,
 )
+from common.providers.limits import ConcurrencyLimiter
 from common.storage.base import BlobStore, StoredObject
 
 log = logging.getLogger(__name__)
@@ -36,6 +44,7 @@ class JobContext:
     store: BlobStore
     providers: dict[str, MusicProvider]
     notifier: Notifier
+    limiter: ConcurrencyLimiter
 
 
 def run_job(ctx: JobContext, job_id: str) -> str:
@@ -45,21 +54,22 @@ def run_job(ctx: JobContext, job_id: str) -> str:
         if job is None:
             log.info("job %s not claimable (already taken or finished)", job_id)
             return "skipped"
-        repository.count_provider_call(session, job_id=job_id)
     ctx.notifier.publish(job_id)
     try:
         audio = _generate(ctx, job)
         stored = _store(ctx, job, audio)
     except ProviderFailure as exc:
-        return _fail(ctx, job_id, "provider_error", f"{job.model}: {exc.message}")
+        return _fail(ctx, job_id, f"{job.model}: {exc.message}", exc)
     except Exception:
         log.exception("job %s failed unexpectedly", job_id)
-        return _fail(ctx, job_id, "internal_error", "The track could not be produced.")
+        return _fail(ctx, job_id, "The track could not be produced.", None)
     return _complete(ctx, job, audio, stored)
 
 
 def _generate(ctx: JobContext, job: Job) -> GeneratedAudio:
+    """Call the provider, retrying only what cannot have started billable work."""
     sku = SKUS[job.model]
+    provider = ctx.providers[sku.id]
     request = GenerationRequest(
         job_id=job.id,
         sku=sku,
@@ -68,7 +78,27 @@ def _generate(ctx: JobContext, job: Job) -> GeneratedAudio:
         music_length_ms=job.music_length_ms,
         response_format=job.response_format,
     )
-    return ctx.providers[sku.id].generate(request)
+    settings = ctx.settings
+    retrying = Retrying(
+        retry=retry_if_exception_type(ProviderTransientError),
+        stop=stop_after_attempt(settings.provider_max_attempts),
+        wait=wait_exponential_jitter(
+            initial=settings.provider_retry_initial_s, max=settings.provider_retry_max_s
+        ),
+        reraise=True,
+    )
+    return retrying(_attempt, ctx, job, provider, request)
+
+
+def _attempt(
+    ctx: JobContext, job: Job, provider: MusicProvider, request: GenerationRequest
+) -> GeneratedAudio:
+    with ctx.limiter.slot(provider.name, deadline=job.deadline_at):
+        # Counted before the call, in its own transaction: a worker killed mid-call still
+        # leaves the attempt on record.
+        with transaction(ctx.sessions) as session:
+            repository.count_provider_call(session, job_id=job.id)
+        return provider.generate(request)
 
 
 def _store(ctx: JobContext, job: Job, audio: GeneratedAudio) -> StoredObject:
@@ -82,10 +112,10 @@ def _store(ctx: JobContext, job: Job, audio: GeneratedAudio) -> StoredObject:
 
 def _complete(ctx: JobContext, job: Job, audio: GeneratedAudio, stored: StoredObject) -> str:
     sku = SKUS[job.model]
-    # Per-second SKUs bill what was asked for; flat SKUs report the track's real length.
+    # Per-second SKUs bill what was asked for; flat SKUs report the track's measured length.
     billed_ms = job.music_length_ms if sku.per_second else audio.duration_ms
     retain_until = (
-        None if job.save_to_blob else (utcnow() + timedelta(hours=ctx.settings.retention_hours))
+        None if job.save_to_blob else utcnow() + timedelta(hours=ctx.settings.retention_hours)
     )
     try:
         with transaction(ctx.sessions) as session:
@@ -108,9 +138,16 @@ def _complete(ctx: JobContext, job: Job, audio: GeneratedAudio, stored: StoredOb
     return "succeeded"
 
 
-def _fail(ctx: JobContext, job_id: str, code: str, message: str) -> str:
+def _fail(ctx: JobContext, job_id: str, message: str, failure: ProviderFailure | None) -> str:
     with transaction(ctx.sessions) as session:
-        service.fail_job(session, job_id=job_id, code=code, message=message)
+        service.fail_job(
+            session,
+            job_id=job_id,
+            code="provider_error" if failure else "internal_error",
+            message=message,
+            provider_code=failure.provider_code if failure else None,
+            suggestion=failure.suggestion if failure else None,
+        )
     ctx.notifier.publish(job_id)
     return "failed"
 

@@ -103,11 +103,24 @@ def complete_job(
 
 
 def fail_job(
-    session: Session, *, job_id: str, code: str, message: str, to: str = states.FAILED
+    session: Session,
+    *,
+    job_id: str,
+    code: str,
+    message: str,
+    to: str = states.FAILED,
+    provider_code: str | None = None,
+    suggestion: str | None = None,
 ) -> Job | None:
     """End a job unsuccessfully and release its hold; None if it had already ended."""
     job = repository.transition(
-        session, job_id=job_id, to=to, error_code=code, error_message=message[:2000]
+        session,
+        job_id=job_id,
+        to=to,
+        error_code=code,
+        error_message=message[:2000],
+        provider_code=provider_code[:64] if provider_code else None,
+        error_suggestion=suggestion[:2000] if suggestion else None,
     )
     if job is not None and job.hold_id is not None:
         ledger.release_hold(session, hold_id=job.hold_id)

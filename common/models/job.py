@@ -46,6 +46,9 @@ class Job(Base):
 
     error_code: Mapped[str | None] = mapped_column(String(64), nullable=True)
     error_message: Mapped[str | None] = mapped_column(Text, nullable=True)
+    # What the upstream said, when it said why (e.g. "bad_prompt", "1026") and how to fix it.
+    provider_code: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    error_suggestion: Mapped[str | None] = mapped_column(Text, nullable=True)
 
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     started_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)

@@ -2,6 +2,7 @@
 
 ProviderFailure
 ├── ProviderTransientError   may be retried: the provider cannot have started billable work
+│                            (connection refused, 429, 503, MiniMax 1002/1041)
 └── ProviderRejectedError    fails the job; keeps the upstream code and message
 """
 
@@ -32,6 +33,7 @@ class GeneratedAudio:
 
 
 class MusicProvider(Protocol):
+    # The name concurrency caps are keyed by ("elevenlabs", "minimax", "local").
     name: str
 
     def generate(self, request: GenerationRequest) -> GeneratedAudio: ...

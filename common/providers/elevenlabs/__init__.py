@@ -1,0 +1,1 @@
+"""ElevenLabs Music (`music_v1`)."""
