@@ -131,6 +131,24 @@ def keys_revoke(key_id: str) -> None:
     _emit({"key_id": key_id, "revoked": True})
 
 
+@main.command("gallery-link")
+@click.argument("account_id")
+def gallery_link(account_id: str) -> None:
+    """A one-time gallery sign-in link for an account (valid 15 minutes)."""
+    from common.account.sessions import create_login_link
+
+    settings = get_settings()
+    with transaction(_sessions()) as session:
+        accounts.get_account(session, account_id)
+        token = create_login_link(session, account_id=account_id)
+    _emit(
+        {
+            "account_id": account_id,
+            "url": f"{settings.effective_public_base_url}/gallery/login/{token}",
+        }
+    )
+
+
 @main.group("db")
 def db_group() -> None:
     """The database schema."""

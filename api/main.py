@@ -16,7 +16,9 @@ from api.db import in_transaction
 from api.deps import AppState
 from api.embedded import EmbeddedWorker
 from api.middleware import BodyLimitMiddleware
-from api.routes import health, jobs, music
+from api.pages import gallery as gallery_pages
+from api.pages import share as share_pages
+from api.routes import blobs, gallery, health, jobs, music, share
 from api.waiters import JobWaiters
 from common.config import Settings, get_settings
 from common.db import create_db_engine, create_session_factory
@@ -46,7 +48,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(BodyLimitMiddleware)
     app.include_router(music.router)
     app.include_router(jobs.router)
+    app.include_router(share.router)
+    app.include_router(gallery.router)
     app.include_router(health.router)
+    app.include_router(blobs.router)
+    app.include_router(gallery_pages.router)
+    app.include_router(share_pages.router)
     app.add_exception_handler(AppError, _app_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)

@@ -5,7 +5,13 @@ from __future__ import annotations
 from starlette.responses import StreamingResponse
 
 from common.db import utcnow
-from common.errors import AudioGoneError, JobNotReadyError, ProviderError
+from common.errors import (
+    AppError,
+    AudioGoneError,
+    JobNotReadyError,
+    ProviderError,
+    StorageFailedError,
+)
 from common.jobs import states
 from common.models import Job
 from common.pricing import format_seconds, format_usd
@@ -45,10 +51,11 @@ def audio_response(job: Job, store: BlobStore) -> StreamingResponse:
     )
 
 
-def job_failure(job: Job) -> ProviderError:
+def job_failure(job: Job) -> AppError:
     """The error a caller gets for a job that failed or expired: nothing was charged."""
     message = job.error_message or "The provider failed."
-    return ProviderError(
+    error = StorageFailedError if job.error_code == "storage_error" else ProviderError
+    return error(
         f"{message} Nothing was charged.",
         sku=job.model,
         headers={JOB_ID_HEADER: job.id},
@@ -86,3 +93,16 @@ def _upstream_detail(job: Job) -> dict[str, str]:
     if job.error_suggestion:
         detail["suggestion"] = job.error_suggestion
     return detail
+
+
+def saved_body(job: Job) -> dict[str, object]:
+    """The `?save_to_blob=1` answer: where the permanent MP3 lives, and what it cost."""
+    return {
+        "object": "audio.generation",
+        "job_id": job.id,
+        "kind": "audio",
+        "url": job.public_url,
+        "duration_sec": (job.billed_duration_ms or 0) / 1000,
+        "cost_usd": float(format_usd(job.cost_micro_usd)),
+        "balance_usd": float(format_usd(job.balance_after_micro_usd or 0)),
+    }

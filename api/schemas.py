@@ -60,6 +60,39 @@ class JobAccepted(BaseModel):
     status_url: str
 
 
+class SavedTrack(BaseModel):
+    object: Literal["audio.generation"] = "audio.generation"
+    job_id: str
+    kind: Literal["audio"] = "audio"
+    url: str = Field(description="Permanent public URL of the MP3.")
+    duration_sec: float
+    cost_usd: float
+    balance_usd: float
+
+
+class GalleryItem(BaseModel):
+    job_id: str
+    url: str
+    model: str
+    prompt: str | None
+    lyrics: str | None
+    duration_sec: float
+    cost_usd: float
+    created_at: str
+    shared: bool
+
+
+class GalleryList(BaseModel):
+    object: Literal["list"] = "list"
+    data: list[GalleryItem]
+    next_cursor: str | None
+
+
+class ShareLinkBody(BaseModel):
+    job_id: str
+    share_url: str = Field(description="Shown once: the token is stored only as a hash.")
+
+
 class JobError(BaseModel):
     code: str
     message: str

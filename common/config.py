@@ -6,7 +6,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import AliasChoices, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -45,6 +45,23 @@ class Settings(BaseSettings):
     # The offline provider: simulated latency for demos/benchmarks and a failure switch for tests.
     offline_latency_ms: int = Field(default=0, ge=0)
     offline_failure_rate: float = Field(default=0.0, ge=0.0, le=1.0)
+
+    # Blob storage. `local` serves saved objects itself at {public_base_url}/blobs/<key>.
+    storage_backend: Literal["local", "s3", "vercel"] = "local"
+    s3_bucket: str = ""
+    s3_prefix: str = ""
+    s3_endpoint_url: str | None = None  # MinIO, SeaweedFS, R2…; empty for AWS
+    s3_region: str = "us-east-1"
+    s3_access_key_id: SecretStr | None = None
+    s3_secret_access_key: SecretStr | None = None
+    # Where saved objects are publicly readable (a CDN, or the bucket's public endpoint).
+    s3_public_base_url: str = ""
+    vercel_blob_token: SecretStr | None = Field(
+        default=None, validation_alias=AliasChoices("vercel_blob_token", "blob_read_write_token")
+    )
+    vercel_blob_api_url: str = "https://vercel.com/api/blob"
+    vercel_blob_api_version: str = "12"
+    storage_max_attempts: int = Field(default=4, ge=1, le=10)
 
     # Real providers. A SKU goes live when its provider has a key, unless its route says otherwise.
     elevenlabs_api_key: SecretStr | None = None
@@ -108,6 +125,11 @@ class Settings(BaseSettings):
     @property
     def effective_blob_dir(self) -> Path:
         return self.blob_dir or self.data_dir / "blobs"
+
+    @property
+    def effective_public_base_url(self) -> str:
+        """Where this gateway is reached from outside (for URLs it hands out)."""
+        return (self.public_base_url or f"http://{self.host}:{self.port}").rstrip("/")
 
     @property
     def broker_url(self) -> str:

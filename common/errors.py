@@ -12,8 +12,11 @@
     ├── NotFoundError .............. 404 not_found
     ├── RequestTooLargeError ....... 413 request_too_large
     ├── JobNotReadyError ........... 409 job_not_ready    (audio asked for before it exists)
+    ├── JobNotSavedError ........... 409 not_saved        (sharing a track that is not saved)
+    ├── CsrfError .................. 403 csrf_failed      (a browser form without its token)
     ├── AudioGoneError ............. 410 audio_expired    (past its retention period)
     ├── ProviderError .............. 502 provider_error   (a job failed or expired upstream)
+    ├── StorageFailedError ......... 502 storage_error    (the track could not be stored)
     └── ServiceUnavailableError .... 503 service_unavailable (a dependency is down; retry)
 
 Provider clients raise their own two kinds (common.providers.base); the worker turns them into
@@ -117,6 +120,24 @@ class JobNotReadyError(AppError):
     code = "job_not_ready"
     status = 409
     type = "invalid_request_error"
+
+
+class JobNotSavedError(AppError):
+    code = "not_saved"
+    status = 409
+    type = "invalid_request_error"
+
+
+class CsrfError(AppError):
+    code = "csrf_failed"
+    status = 403
+    type = "invalid_request_error"
+
+
+class StorageFailedError(AppError):
+    code = "storage_error"
+    status = 502
+    type = "storage_error"
 
 
 class AudioGoneError(AppError):

@@ -1,6 +1,7 @@
 """Periodic maintenance, independent of the queue: a killed or busy worker must not stop it.
 
-The reaper expires jobs stuck past their maximum runtime and releases their holds. It talks to
+The reaper expires jobs stuck past their maximum runtime and releases their holds; the purge
+deletes unsaved audio past its retention period (never a saved track). Both talk to
 the database directly (not through a Celery task) so it keeps working when every worker is
 down. Several copies may run: each settle is a compare-and-set, the first one wins.
 """
@@ -9,18 +10,23 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Callable
 
-from common.jobs.runner import JobContext, reap
+from common.jobs.runner import JobContext, purge_expired_audio, reap
 
 log = logging.getLogger(__name__)
 
 
 def run_periodic(context: JobContext, stop: threading.Event) -> None:
-    """Reap every `reaper_interval_s` until `stop` is set."""
+    """Reap and purge every `reaper_interval_s` until `stop` is set."""
+    passes: dict[str, Callable[[JobContext], int]] = {
+        "reaper": lambda ctx: len(reap(ctx)),
+        "purge": purge_expired_audio,
+    }
     while not stop.wait(context.settings.reaper_interval_s):
-        try:
-            expired = reap(context)
-            if expired:
-                log.info("expired %d stuck jobs", len(expired))
-        except Exception:
-            log.warning("reaper pass failed; trying again next interval", exc_info=True)
+        for name, run in passes.items():
+            try:
+                if count := run(context):
+                    log.info("%s pass handled %d jobs", name, count)
+            except Exception:
+                log.warning("%s pass failed; trying again next interval", name, exc_info=True)

@@ -6,14 +6,26 @@ import asyncio
 import json
 import logging
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import JSONResponse, Response
 from starlette.concurrency import run_in_threadpool
 
 from api.db import in_transaction
 from api.deps import AppState, get_state, require_principal
-from api.responses import JOB_ID_HEADER, audio_response, job_failure
-from api.schemas import AUDIO_CONTENT, JobAccepted, MusicRequestBody, error_responses
+from api.responses import (
+    JOB_ID_HEADER,
+    audio_response,
+    job_failure,
+    kyma_headers,
+    saved_body,
+)
+from api.schemas import (
+    AUDIO_CONTENT,
+    JobAccepted,
+    MusicRequestBody,
+    SavedTrack,
+    error_responses,
+)
 from common.account.service import Principal
 from common.errors import InvalidRequestError, ServiceUnavailableError
 from common.jobs import service as jobs
@@ -31,7 +43,12 @@ log = logging.getLogger(__name__)
     summary="Generate a music track",
     response_class=Response,
     responses={
-        200: {"description": "The audio bytes with X-Kyma-* headers.", "content": AUDIO_CONTENT},
+        200: {
+            "description": "The audio bytes with X-Kyma-* headers; with `?save_to_blob=1`, "
+            "JSON with the permanent URL.",
+            "content": AUDIO_CONTENT
+            | {"application/json": {"schema": SavedTrack.model_json_schema()}},
+        },
         202: {"model": JobAccepted, "description": "Still running after the sync-wait limit."},
         **error_responses(400, 401, 402, 413, 502, 503),
     },
@@ -44,6 +61,9 @@ log = logging.getLogger(__name__)
 )
 async def create_music(
     request: Request,
+    save_to_blob: str | None = Query(
+        None, description="`1`: store the track permanently and answer with JSON."
+    ),
     principal: Principal = Depends(require_principal),
     state: AppState = Depends(get_state),
 ) -> Response:
@@ -55,9 +75,12 @@ async def create_music(
         api_key_id=principal.api_key_id,
         request=music,
         max_runtime_s=state.settings.job_max_runtime_s,
+        save_to_blob=save_to_blob == "1",
     )
     await _enqueue(state, job)
     job = await _wait(request, state, job.id)
+    if job.status == states.SUCCEEDED and job.save_to_blob:
+        return JSONResponse(saved_body(job), headers=kyma_headers(job))
     if job.status == states.SUCCEEDED:
         return audio_response(job, state.store)
     if job.status in states.TERMINAL:

@@ -15,7 +15,7 @@ from tenacity import (
 )
 
 from common.audio import codec
-from common.audio.formats import get_format
+from common.audio.formats import DEFAULT_FORMAT, get_format
 from common.config import Settings
 from common.db import transaction, utcnow
 from common.jobs import repository, service
@@ -30,7 +30,7 @@ from common.providers.base import (
     ProviderTransientError,
 )
 from common.providers.limits import ConcurrencyLimiter
-from common.storage.base import BlobStore, StoredObject
+from common.storage.base import SAVED_PREFIX, BlobStore, StorageError, StoredObject
 
 log = logging.getLogger(__name__)
 
@@ -59,10 +59,13 @@ def run_job(ctx: JobContext, job_id: str) -> str:
         audio = _generate(ctx, job)
         stored = _store(ctx, job, audio)
     except ProviderFailure as exc:
-        return _fail(ctx, job_id, f"{job.model}: {exc.message}", exc)
+        return _fail(ctx, job_id, "provider_error", f"{job.model}: {exc.message}", exc)
+    except StorageError as exc:
+        log.warning("job %s: storage failed: %s", job_id, exc)
+        return _fail(ctx, job_id, "storage_error", "The track could not be stored.", None)
     except Exception:
         log.exception("job %s failed unexpectedly", job_id)
-        return _fail(ctx, job_id, "The track could not be produced.", None)
+        return _fail(ctx, job_id, "internal_error", "The track could not be produced.", None)
     return _complete(ctx, job, audio, stored)
 
 
@@ -102,12 +105,18 @@ def _attempt(
 
 
 def _store(ctx: JobContext, job: Job, audio: GeneratedAudio) -> StoredObject:
+    """Store the delivery: the requested format, or for a saved track always a public MP3."""
+    if job.save_to_blob:
+        requested = get_format(job.response_format)
+        fmt = requested if requested.kind == "mp3" else get_format(DEFAULT_FORMAT)
+        key = f"{SAVED_PREFIX}{job.account_id}/{job.id}.{fmt.extension}"
+    else:
+        fmt = get_format(job.response_format)
+        key = f"audio/{job.account_id}/{job.id}.{fmt.extension}"
     data = audio.data
-    if audio.format != job.response_format:
-        data = codec.transcode(data, src_format=audio.format, dst_format=job.response_format)
-    fmt = get_format(job.response_format)
-    key = f"audio/{job.account_id}/{job.id}.{fmt.extension}"
-    return ctx.store.put(key, data, content_type=fmt.content_type)
+    if audio.format != fmt.name:
+        data = codec.transcode(data, src_format=audio.format, dst_format=fmt.name)
+    return ctx.store.put(key, data, content_type=fmt.content_type, public=job.save_to_blob)
 
 
 def _complete(ctx: JobContext, job: Job, audio: GeneratedAudio, stored: StoredObject) -> str:
@@ -128,6 +137,7 @@ def _complete(ctx: JobContext, job: Job, audio: GeneratedAudio, stored: StoredOb
                 billed_duration_ms=billed_ms,
                 provider_ref=audio.provider_ref,
                 retain_until=retain_until,
+                public_url=stored.url,
             )
     except service.HoldAlreadySettled:
         # The reaper expired this job first: nothing is charged, the object belongs to no one.
@@ -138,12 +148,14 @@ def _complete(ctx: JobContext, job: Job, audio: GeneratedAudio, stored: StoredOb
     return "succeeded"
 
 
-def _fail(ctx: JobContext, job_id: str, message: str, failure: ProviderFailure | None) -> str:
+def _fail(
+    ctx: JobContext, job_id: str, code: str, message: str, failure: ProviderFailure | None
+) -> str:
     with transaction(ctx.sessions) as session:
         service.fail_job(
             session,
             job_id=job_id,
-            code="provider_error" if failure else "internal_error",
+            code=code,
             message=message,
             provider_code=failure.provider_code if failure else None,
             suggestion=failure.suggestion if failure else None,
@@ -160,3 +172,14 @@ def reap(ctx: JobContext) -> list[str]:
         log.warning("expired stuck job %s", job_id)
         ctx.notifier.publish(job_id)
     return expired
+
+
+def purge_expired_audio(ctx: JobContext) -> int:
+    """Delete unsaved audio past its retention period; saved tracks are never touched."""
+    with transaction(ctx.sessions) as session:
+        due = service.purgeable_audio(session)
+    for job_id, key in due:
+        ctx.store.delete(key)
+        with transaction(ctx.sessions) as session:
+            service.forget_audio(session, job_id=job_id)
+    return len(due)

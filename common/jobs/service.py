@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime, timedelta
 
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from common.db import utcnow
@@ -13,6 +14,7 @@ from common.jobs import repository, states
 from common.ledger import service as ledger
 from common.models import Job
 from common.pricing import price_micro_usd
+from common.storage.base import SAVED_PREFIX
 from common.validation import MusicRequest
 
 
@@ -79,6 +81,7 @@ def complete_job(
     billed_duration_ms: int,
     provider_ref: str | None,
     retain_until: datetime | None,
+    public_url: str | None = None,
 ) -> Job:
     """Mark a running job done and capture its hold, together; raise if either lost a race."""
     job = repository.transition(
@@ -91,6 +94,7 @@ def complete_job(
         billed_duration_ms=billed_duration_ms,
         provider_ref=provider_ref,
         retain_until=retain_until,
+        public_url=public_url,
     )
     if job is None or job.hold_id is None:
         raise HoldAlreadySettled(job_id)
@@ -141,3 +145,25 @@ def expire_stuck_jobs(session: Session, *, now: datetime | None = None) -> list[
         if job is not None:
             expired.append(job_id)
     return expired
+
+
+def purgeable_audio(session: Session, *, limit: int = 500) -> list[tuple[str, str]]:
+    """(job id, blob key) of unsaved audio past its retention period."""
+    rows = session.execute(
+        select(Job.id, Job.blob_key)
+        .where(
+            Job.save_to_blob.is_(False),
+            Job.blob_key.is_not(None),
+            Job.retain_until < utcnow(),
+        )
+        .limit(limit)
+    ).all()
+    # Belt and braces: a saved object's key is never handed to the purge.
+    return [(job_id, key) for job_id, key in rows if key and not key.startswith(SAVED_PREFIX)]
+
+
+def forget_audio(session: Session, *, job_id: str) -> None:
+    """Record that an unsaved job's audio is gone."""
+    session.execute(
+        update(Job).where(Job.id == job_id, Job.save_to_blob.is_(False)).values(blob_key=None)
+    )

@@ -6,5 +6,17 @@ from common.models.api_key import ApiKey
 from common.models.hold import Hold
 from common.models.job import Job
 from common.models.ledger_entry import LedgerEntry
+from common.models.share_link import ShareLink
+from common.models.web_session import LoginLink, WebSession
 
-__all__ = ["Account", "ApiKey", "Base", "Hold", "Job", "LedgerEntry"]
+__all__ = [
+    "Account",
+    "ApiKey",
+    "Base",
+    "Hold",
+    "Job",
+    "LedgerEntry",
+    "LoginLink",
+    "ShareLink",
+    "WebSession",
+]

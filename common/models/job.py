@@ -15,6 +15,7 @@ class Job(Base):
     __table_args__ = (
         Index("ix_multimodal_jobs_status_deadline_at", "status", "deadline_at"),
         Index("ix_multimodal_jobs_account_id_created_at", "account_id", "created_at"),
+        Index("ix_multimodal_jobs_retain_until", "retain_until"),
     )
 
     id: Mapped[str] = mapped_column(String(40), primary_key=True)

@@ -1,4 +1,9 @@
-"""The blob-store interface."""
+"""The blob-store interface.
+
+Keys are paths like `audio/<account>/<job>.mp3` (retained for a while, private) and
+`saved/<account>/<job>.mp3` (permanent, public). Every backend stores both; only saved objects
+are given a public URL.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +12,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 CHUNK_SIZE = 64 * 1024
+SAVED_PREFIX = "saved/"
 
 
 @dataclass(frozen=True)
@@ -14,15 +20,23 @@ class StoredObject:
     key: str
     size: int
     content_type: str
+    # The object's permanent public URL, for saved objects on backends that have one.
+    url: str | None = None
 
 
 class BlobNotFound(Exception):
     pass
 
 
+class StorageError(Exception):
+    """The store failed (after retries); nothing may be charged for a job it was storing."""
+
+
 class BlobStore(Protocol):
-    def put(self, key: str, data: bytes, *, content_type: str) -> StoredObject:
-        """Store durably; return only once the object can be read back."""
+    def put(
+        self, key: str, data: bytes, *, content_type: str, public: bool = False
+    ) -> StoredObject:
+        """Store durably; return only once the object can be read back. Raise StorageError."""
         ...
 
     def iter_chunks(self, key: str, *, chunk_size: int = CHUNK_SIZE) -> Iterator[bytes]:
@@ -33,4 +47,6 @@ class BlobStore(Protocol):
         """Byte size, or None if absent."""
         ...
 
-    def delete(self, key: str) -> None: ...
+    def delete(self, key: str) -> None:
+        """Remove an object; absent is fine."""
+        ...

@@ -11,18 +11,24 @@ from common.storage.base import CHUNK_SIZE, BlobNotFound, StoredObject
 
 
 class LocalBlobStore:
-    def __init__(self, root: Path) -> None:
+    """Files under `root`; the API serves public objects at `{public_base_url}/blobs/<key>`."""
+
+    def __init__(self, root: Path, *, public_base_url: str) -> None:
         self.root = root
+        self.public_base_url = public_base_url.rstrip("/")
         self.root.mkdir(parents=True, exist_ok=True)
 
-    def _path(self, key: str) -> Path:
+    def path(self, key: str) -> Path:
+        """The file behind a key (ValueError if the key escapes the store)."""
         path = (self.root / key).resolve()
         if self.root.resolve() not in path.parents:
             raise ValueError(f"blob key escapes the store: {key!r}")
         return path
 
-    def put(self, key: str, data: bytes, *, content_type: str) -> StoredObject:
-        path = self._path(key)
+    def put(
+        self, key: str, data: bytes, *, content_type: str, public: bool = False
+    ) -> StoredObject:
+        path = self.path(key)
         path.parent.mkdir(parents=True, exist_ok=True)
         # Write, fsync, rename: a reader (or a crash) never sees half an object.
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
@@ -35,23 +41,24 @@ class LocalBlobStore:
         except BaseException:
             Path(tmp).unlink(missing_ok=True)
             raise
-        return StoredObject(key=key, size=len(data), content_type=content_type)
+        url = f"{self.public_base_url}/blobs/{key}" if public else None
+        return StoredObject(key=key, size=len(data), content_type=content_type, url=url)
 
     def iter_chunks(self, key: str, *, chunk_size: int = CHUNK_SIZE) -> Iterator[bytes]:
         try:
-            f = self._path(key).open("rb")
+            f = self.path(key).open("rb")
         except FileNotFoundError as exc:
             raise BlobNotFound(key) from exc
         return _read_chunks(f, chunk_size)
 
     def size(self, key: str) -> int | None:
         try:
-            return self._path(key).stat().st_size
+            return self.path(key).stat().st_size
         except FileNotFoundError:
             return None
 
     def delete(self, key: str) -> None:
-        self._path(key).unlink(missing_ok=True)
+        self.path(key).unlink(missing_ok=True)
 
 
 def _read_chunks(f, chunk_size: int) -> Iterator[bytes]:  # type: ignore[no-untyped-def]

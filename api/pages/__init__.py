@@ -1,0 +1,1 @@
+"""Server-rendered pages: the gallery and public share pages (no JavaScript)."""

@@ -1,0 +1,98 @@
+"""Gallery sign-in: browser sessions and one-time sign-in links."""
+
+from __future__ import annotations
+
+import secrets
+import uuid
+from dataclasses import dataclass
+from datetime import timedelta
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from common.db import utcnow
+from common.errors import AuthError
+from common.models import LoginLink, WebSession
+from common.tokens import hash_token, new_token
+
+SESSION_TTL = timedelta(days=14)
+LOGIN_LINK_TTL = timedelta(minutes=15)
+
+
+@dataclass(frozen=True)
+class BrowserSession:
+    account_id: str
+    csrf_token: str
+
+
+def start_session(session: Session, *, account_id: str) -> tuple[str, BrowserSession]:
+    """A new session: the cookie token (shown once) and its CSRF token."""
+    token, csrf = new_token(), secrets.token_urlsafe(32)
+    now = utcnow()
+    session.add(
+        WebSession(
+            id=f"ses_{uuid.uuid4().hex}",
+            account_id=account_id,
+            token_hash=hash_token(token),
+            csrf_token=csrf,
+            created_at=now,
+            expires_at=now + SESSION_TTL,
+        )
+    )
+    session.flush()
+    return token, BrowserSession(account_id, csrf)
+
+
+def resolve_session(session: Session, *, token: str | None) -> BrowserSession | None:
+    """The live session behind a cookie, or None."""
+    if not token:
+        return None
+    row = session.scalars(
+        select(WebSession).where(
+            WebSession.token_hash == hash_token(token),
+            WebSession.revoked_at.is_(None),
+            WebSession.expires_at > utcnow(),
+        )
+    ).first()
+    return BrowserSession(row.account_id, row.csrf_token) if row else None
+
+
+def end_session(session: Session, *, token: str) -> None:
+    session.execute(
+        update(WebSession)
+        .where(WebSession.token_hash == hash_token(token))
+        .values(revoked_at=utcnow())
+    )
+
+
+def create_login_link(session: Session, *, account_id: str) -> str:
+    """A one-time sign-in token, valid for 15 minutes."""
+    token, now = new_token(), utcnow()
+    session.add(
+        LoginLink(
+            id=f"lnk_{uuid.uuid4().hex}",
+            account_id=account_id,
+            token_hash=hash_token(token),
+            created_at=now,
+            expires_at=now + LOGIN_LINK_TTL,
+        )
+    )
+    session.flush()
+    return token
+
+
+def consume_login_link(session: Session, *, token: str) -> str:
+    """The account of an unused, unexpired link, marking it used (once, whoever races)."""
+    account_id = session.scalars(
+        update(LoginLink)
+        .where(
+            LoginLink.token_hash == hash_token(token),
+            LoginLink.used_at.is_(None),
+            LoginLink.expires_at > utcnow(),
+        )
+        .values(used_at=utcnow())
+        .returning(LoginLink.account_id)
+    ).first()
+    if account_id is None:
+        raise AuthError("This sign-in link is unknown, used or expired.")
+    return account_id
