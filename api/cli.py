@@ -131,6 +131,26 @@ def keys_revoke(key_id: str) -> None:
     _emit({"key_id": key_id, "revoked": True})
 
 
+@main.group("ledger")
+def ledger_group() -> None:
+    """The money invariants."""
+
+
+@ledger_group.command("verify")
+@click.option("--account", "account_id", default=None, help="Only this account.")
+def ledger_verify(account_id: str | None) -> None:
+    """Check the ledger invariants; exit 1 and list every violation if any fails."""
+    from common.ledger.verify import verify_ledger
+
+    with transaction(_sessions()) as session:
+        problems = verify_ledger(session, account_id=account_id)
+    for problem in problems:
+        click.echo(f"violation: {problem}")
+    if problems:
+        sys.exit(1)
+    click.echo("ledger ok", err=True)
+
+
 @main.command("gallery-link")
 @click.argument("account_id")
 def gallery_link(account_id: str) -> None:
