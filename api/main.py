@@ -7,6 +7,8 @@ import logging
 from collections.abc import AsyncIterator
 from typing import Any
 
+import redis
+import sqlalchemy.exc
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
@@ -20,9 +22,16 @@ from api.pages import gallery as gallery_pages
 from api.pages import share as share_pages
 from api.routes import blobs, gallery, health, jobs, music, share
 from api.waiters import JobWaiters
+from common.account.limits import RequestRateLimiter
 from common.config import Settings, get_settings
 from common.db import create_db_engine, create_session_factory
-from common.errors import AppError, HttpError, InvalidRequestError, NotFoundError
+from common.errors import (
+    AppError,
+    HttpError,
+    InvalidRequestError,
+    NotFoundError,
+    ServiceUnavailableError,
+)
 from common.jobs.runner import JobContext
 from common.jobs.waiting import find_terminal
 from common.notify import build_notifier
@@ -57,6 +66,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_exception_handler(AppError, _app_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
+    # A dependency that is down (Postgres restarting, Redis stopped) is a 503 to retry, never a
+    # traceback.
+    app.add_exception_handler(sqlalchemy.exc.OperationalError, _dependency_down)
+    app.add_exception_handler(sqlalchemy.exc.InterfaceError, _dependency_down)
+    app.add_exception_handler(redis.RedisError, _dependency_down)
     return app
 
 
@@ -78,7 +92,8 @@ def _lifespan(settings: Settings):  # type: ignore[no-untyped-def]
             find_terminal=terminal,
         )
         await waiters.start()
-        app.state.gateway = AppState(settings, sessions, store, celery_app, waiters)
+        limiter = RequestRateLimiter(settings.redis_url, settings.rate_limit_per_key)
+        app.state.gateway = AppState(settings, sessions, store, celery_app, waiters, limiter)
         embedded = (
             _start_embedded(settings, sessions, store, celery_app) if settings.embedded else None
         )
@@ -88,6 +103,8 @@ def _lifespan(settings: Settings):  # type: ignore[no-untyped-def]
             if embedded is not None:
                 embedded.stop()
             await waiters.stop()
+            if close := getattr(store, "close", None):
+                close()
             engine.dispose()
 
     return lifespan
@@ -122,6 +139,12 @@ async def _validation_error(_: Request, exc: Exception) -> JSONResponse:
     param = ".".join(str(p) for p in first.get("loc", ())[1:]) or None
     error = InvalidRequestError(first.get("msg", "Invalid request."), param=param)
     return JSONResponse(error.to_body(), status_code=400)
+
+
+async def _dependency_down(_: Request, exc: Exception) -> JSONResponse:
+    log.warning("dependency unavailable: %s", type(exc).__name__)
+    error = ServiceUnavailableError("A dependency of the gateway is unavailable; retry shortly.")
+    return JSONResponse(error.to_body(), status_code=503, headers={"Retry-After": "5"})
 
 
 async def _http_error(request: Request, exc: Exception) -> JSONResponse:

@@ -45,11 +45,10 @@ class LocalBlobStore:
         return StoredObject(key=key, size=len(data), content_type=content_type, url=url)
 
     def iter_chunks(self, key: str, *, chunk_size: int = CHUNK_SIZE) -> Iterator[bytes]:
-        try:
-            f = self.path(key).open("rb")
-        except FileNotFoundError as exc:
-            raise BlobNotFound(key) from exc
-        return _read_chunks(f, chunk_size)
+        path = self.path(key)
+        if not path.is_file():
+            raise BlobNotFound(key)
+        return _read_chunks(path, chunk_size)
 
     def size(self, key: str) -> int | None:
         try:
@@ -61,7 +60,13 @@ class LocalBlobStore:
         self.path(key).unlink(missing_ok=True)
 
 
-def _read_chunks(f, chunk_size: int) -> Iterator[bytes]:  # type: ignore[no-untyped-def]
+def _read_chunks(path: Path, chunk_size: int) -> Iterator[bytes]:
+    # The file is opened on the first chunk, inside the generator, so an iterator dropped
+    # before it starts (a client that hung up) leaves nothing open.
+    try:
+        f = path.open("rb")
+    except FileNotFoundError as exc:
+        raise BlobNotFound(str(path)) from exc
     with f:
         while chunk := f.read(chunk_size):
             yield chunk
