@@ -6,6 +6,7 @@ import contextlib
 import json
 import os
 import sys
+from datetime import timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -14,7 +15,7 @@ from sqlalchemy import select
 
 from common.account import service as accounts
 from common.config import get_settings
-from common.db import create_db_engine, create_session_factory, transaction
+from common.db import create_db_engine, create_session_factory, transaction, utcnow
 from common.errors import AppError
 from common.models import Account
 from common.pricing import format_usd, usd_to_micro
@@ -108,6 +109,25 @@ def accounts_show(account_id: str, entries: int) -> None:
     )
 
 
+@accounts_group.command("limits")
+@click.argument("account_id")
+@click.option("--rate", default=None, help="Requests per API key, e.g. 60/minute.")
+@click.option("--max-concurrent", type=int, default=None, help="Jobs in flight at once.")
+def accounts_limits(account_id: str, rate: str | None, max_concurrent: int | None) -> None:
+    """Override the account's abuse limits (an option left out resets it to the default)."""
+    with transaction(_sessions()) as session:
+        account = accounts.set_limits(
+            session, account_id=account_id, rate_limit=rate, max_concurrent_jobs=max_concurrent
+        )
+    _emit(
+        {
+            "account_id": account.id,
+            "rate_limit": account.rate_limit,
+            "max_concurrent_jobs": account.max_concurrent_jobs,
+        }
+    )
+
+
 @main.group("keys")
 def keys_group() -> None:
     """API keys."""
@@ -115,11 +135,20 @@ def keys_group() -> None:
 
 @keys_group.command("create")
 @click.argument("account_id")
-def keys_create(account_id: str) -> None:
+@click.option("--expires-in-days", type=float, default=None, help="Default: never expires.")
+def keys_create(account_id: str, expires_in_days: float | None) -> None:
     """Issue a new API key for an account (printed once)."""
+    expires_at = utcnow() + timedelta(days=expires_in_days) if expires_in_days else None
     with transaction(_sessions()) as session:
-        key, plaintext = accounts.create_key(session, account_id=account_id)
-    _emit({"key_id": key.id, "account_id": account_id, "api_key": plaintext})
+        key, plaintext = accounts.create_key(session, account_id=account_id, expires_at=expires_at)
+    _emit(
+        {
+            "key_id": key.id,
+            "account_id": account_id,
+            "api_key": plaintext,
+            "expires_at": expires_at.isoformat() if expires_at else None,
+        }
+    )
 
 
 @keys_group.command("revoke")

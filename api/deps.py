@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from api.db import in_transaction
 from api.waiters import JobWaiters
+from common.account.limits import RequestRateLimiter
 from common.account.service import Principal, authenticate
 from common.config import Settings
 from common.storage.base import BlobStore
@@ -22,6 +23,7 @@ class AppState:
     store: BlobStore
     celery: Celery
     waiters: JobWaiters
+    rate_limiter: RequestRateLimiter
 
 
 def get_state(request: Request) -> AppState:

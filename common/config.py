@@ -39,6 +39,12 @@ class Settings(BaseSettings):
     # Unsaved audio is retained this long for GET /v1/jobs/{id}/audio.
     retention_hours: float = 24.0
 
+    # Abuse limits: requests per API key (a `limits` rate string) and jobs in flight per account;
+    # each account may override both.
+    rate_limit_per_key: str = "300/minute"
+    max_concurrent_jobs_per_account: int = Field(default=50, ge=1)
+    idempotency_ttl_hours: float = 24.0
+
     worker_concurrency: int = Field(default=64, ge=1)
     redis_max_connections: int = Field(default=200, ge=10)
 

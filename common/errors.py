@@ -13,6 +13,8 @@
     ├── RequestTooLargeError ....... 413 request_too_large
     ├── JobNotReadyError ........... 409 job_not_ready    (audio asked for before it exists)
     ├── JobNotSavedError ........... 409 not_saved        (sharing a track that is not saved)
+    ├── IdempotencyConflictError ... 409 idempotency_conflict (a key reused for another request)
+    ├── RateLimitedError ........... 429 rate_limited     (too many requests or jobs in flight)
     ├── CsrfError .................. 403 csrf_failed      (a browser form without its token)
     ├── AudioGoneError ............. 410 audio_expired    (past its retention period)
     ├── ProviderError .............. 502 provider_error   (a job failed or expired upstream)
@@ -126,6 +128,18 @@ class JobNotSavedError(AppError):
     code = "not_saved"
     status = 409
     type = "invalid_request_error"
+
+
+class IdempotencyConflictError(AppError):
+    code = "idempotency_conflict"
+    status = 409
+    type = "invalid_request_error"
+
+
+class RateLimitedError(AppError):
+    code = "rate_limited"
+    status = 429
+    type = "rate_limit_error"
 
 
 class CsrfError(AppError):

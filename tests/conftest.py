@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
+from hypothesis import settings
 from sqlalchemy import create_engine
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
@@ -43,3 +44,9 @@ def session(engine: Engine) -> Iterator[Session]:
         finally:
             session.close()
             transaction.rollback()
+
+
+# A loaded 2-core machine can stretch one example past hypothesis's 200 ms deadline; the
+# properties tested here are about values, not speed.
+settings.register_profile("musicgw", deadline=None)
+settings.load_profile("musicgw")

@@ -6,7 +6,7 @@ import asyncio
 import json
 import logging
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Header, Query, Request
 from fastapi.responses import JSONResponse, Response
 from starlette.concurrency import run_in_threadpool
 
@@ -28,8 +28,8 @@ from api.schemas import (
 )
 from common.account.service import Principal
 from common.errors import InvalidRequestError, ServiceUnavailableError
+from common.jobs import idempotency, states
 from common.jobs import service as jobs
-from common.jobs import states
 from common.jobs.waiting import load_job
 from common.models import Job
 from common.validation import parse_music_request
@@ -50,7 +50,7 @@ log = logging.getLogger(__name__)
             | {"application/json": {"schema": SavedTrack.model_json_schema()}},
         },
         202: {"model": JobAccepted, "description": "Still running after the sync-wait limit."},
-        **error_responses(400, 401, 402, 413, 502, 503),
+        **error_responses(400, 401, 402, 409, 413, 429, 502, 503),
     },
     openapi_extra={
         "requestBody": {
@@ -61,23 +61,36 @@ log = logging.getLogger(__name__)
 )
 async def create_music(
     request: Request,
+    idempotency_key: str | None = Header(
+        None,
+        description="Retry safely: the same key with the same body returns the same job and "
+        "charges once (kept 24 h, per account).",
+    ),
     save_to_blob: str | None = Query(
         None, description="`1`: store the track permanently and answer with JSON."
     ),
     principal: Principal = Depends(require_principal),
     state: AppState = Depends(get_state),
 ) -> Response:
-    music = parse_music_request(_decode_json(await request.body()))
-    job = await in_transaction(
+    await run_in_threadpool(
+        state.rate_limiter.check, api_key_id=principal.api_key_id, override=principal.rate_limit
+    )
+    body = _decode_json(await request.body())
+    music = parse_music_request(body)
+    saving = save_to_blob == "1"
+    job, created = await in_transaction(
         state.sessions,
-        jobs.submit_job,
+        jobs.accept_job,
         account_id=principal.account_id,
         api_key_id=principal.api_key_id,
         request=music,
         max_runtime_s=state.settings.job_max_runtime_s,
-        save_to_blob=save_to_blob == "1",
+        save_to_blob=saving,
+        default_max_concurrent=state.settings.max_concurrent_jobs_per_account,
+        idempotency=_idempotency(idempotency_key, state, body, saving),
     )
-    await _enqueue(state, job)
+    if created:
+        await _enqueue(state, job)
     job = await _wait(request, state, job.id)
     if job.status == states.SUCCEEDED and job.save_to_blob:
         return JSONResponse(saved_body(job), headers=kyma_headers(job))
@@ -86,6 +99,18 @@ async def create_music(
     if job.status in states.TERMINAL:
         raise job_failure(job)
     return _accepted(job)
+
+
+def _idempotency(
+    key: str | None, state: AppState, body: object, saving: bool
+) -> jobs.Idempotency | None:
+    if key is None:
+        return None
+    return jobs.Idempotency(
+        key=idempotency.check_key(key),
+        digest=idempotency.request_hash(body, save_to_blob=saving),
+        ttl_hours=state.settings.idempotency_ttl_hours,
+    )
 
 
 def _decode_json(raw: bytes) -> object:

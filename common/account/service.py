@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
+from datetime import datetime
 
+from limits import parse as parse_rate
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from common.account import keys
 from common.db import utcnow
-from common.errors import AuthError, NotFoundError
+from common.errors import AuthError, InvalidRequestError, NotFoundError
 from common.ledger import service as ledger
 from common.models import Account, ApiKey, LedgerEntry
 
@@ -21,6 +23,7 @@ class Principal:
 
     account_id: str
     api_key_id: str
+    rate_limit: str | None = None  # the account's override of the per-key request rate
 
 
 def create_account(session: Session, *, name: str, balance_micro_usd: int = 0) -> Account:
@@ -64,7 +67,9 @@ def recent_entries(session: Session, *, account_id: str, limit: int = 20) -> lis
     )
 
 
-def create_key(session: Session, *, account_id: str) -> tuple[ApiKey, str]:
+def create_key(
+    session: Session, *, account_id: str, expires_at: datetime | None = None
+) -> tuple[ApiKey, str]:
     """A new key for the account; the plaintext is returned once and never stored."""
     get_account(session, account_id)
     prefix, plaintext = keys.new_key()
@@ -74,10 +79,31 @@ def create_key(session: Session, *, account_id: str) -> tuple[ApiKey, str]:
         prefix=prefix,
         key_hash=keys.hash_key(plaintext),
         created_at=utcnow(),
+        expires_at=expires_at,
     )
     session.add(api_key)
     session.flush()
     return api_key, plaintext
+
+
+def set_limits(
+    session: Session,
+    *,
+    account_id: str,
+    rate_limit: str | None,
+    max_concurrent_jobs: int | None,
+) -> Account:
+    """Override (or, with None, reset to the defaults) an account's abuse limits."""
+    if rate_limit is not None:
+        try:
+            parse_rate(rate_limit)
+        except ValueError as exc:
+            raise InvalidRequestError(f"{rate_limit!r} is not a rate like '60/minute'.") from exc
+    account = get_account(session, account_id)
+    account.rate_limit = rate_limit
+    account.max_concurrent_jobs = max_concurrent_jobs
+    session.flush()
+    return account
 
 
 def revoke_key(session: Session, *, key_id: str) -> None:
@@ -102,12 +128,21 @@ def authenticate(session: Session, *, authorization: str | None) -> Principal:
     row = None
     if prefix is not None:
         row = session.execute(
-            select(ApiKey.id, ApiKey.account_id, ApiKey.key_hash, ApiKey.revoked_at).where(
-                ApiKey.prefix == prefix
+            select(
+                ApiKey.id,
+                ApiKey.account_id,
+                ApiKey.key_hash,
+                ApiKey.revoked_at,
+                ApiKey.expires_at,
+                Account.rate_limit,
             )
+            .join(Account, Account.id == ApiKey.account_id)
+            .where(ApiKey.prefix == prefix)
         ).first()
     if not keys.key_matches(token, row.key_hash if row else None) or row is None:
         raise AuthError("Invalid API key.")
     if row.revoked_at is not None:
         raise AuthError("This API key has been revoked.")
-    return Principal(account_id=row.account_id, api_key_id=row.id)
+    if row.expires_at is not None and row.expires_at <= utcnow():
+        raise AuthError("This API key has expired.")
+    return Principal(account_id=row.account_id, api_key_id=row.id, rate_limit=row.rate_limit)

@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
+import sqlalchemy.exc
 from sqlalchemy.orm import Session, sessionmaker
 from tenacity import (
     Retrying,
     retry_if_exception_type,
     stop_after_attempt,
-    wait_exponential_jitter,
+    stop_after_delay,
+    wait_random_exponential,
 )
 
 from common.audio import codec
@@ -33,6 +35,19 @@ from common.providers.limits import ConcurrencyLimiter
 from common.storage.base import SAVED_PREFIX, BlobStore, StorageError, StoredObject
 
 log = logging.getLogger(__name__)
+
+
+# The audio is stored or the failure is known: recording it must survive a database restart,
+# or the job would sit until the reaper expires it (and a stored track would go unpaid).
+def settle_retrying() -> Retrying:
+    return Retrying(
+        retry=retry_if_exception_type(
+            (sqlalchemy.exc.OperationalError, sqlalchemy.exc.InterfaceError)
+        ),
+        stop=stop_after_delay(60),
+        wait=wait_random_exponential(multiplier=0.5, max=5),
+        reraise=True,
+    )
 
 
 @dataclass
@@ -85,8 +100,9 @@ def _generate(ctx: JobContext, job: Job) -> GeneratedAudio:
     retrying = Retrying(
         retry=retry_if_exception_type(ProviderTransientError),
         stop=stop_after_attempt(settings.provider_max_attempts),
-        wait=wait_exponential_jitter(
-            initial=settings.provider_retry_initial_s, max=settings.provider_retry_max_s
+        # Full jitter (random up to an exponential cap), so retries from many workers spread out.
+        wait=wait_random_exponential(
+            multiplier=settings.provider_retry_initial_s, max=settings.provider_retry_max_s
         ),
         reraise=True,
     )
@@ -127,18 +143,7 @@ def _complete(ctx: JobContext, job: Job, audio: GeneratedAudio, stored: StoredOb
         None if job.save_to_blob else utcnow() + timedelta(hours=ctx.settings.retention_hours)
     )
     try:
-        with transaction(ctx.sessions) as session:
-            service.complete_job(
-                session,
-                job_id=job.id,
-                blob_key=stored.key,
-                blob_size=stored.size,
-                content_type=stored.content_type,
-                billed_duration_ms=billed_ms,
-                provider_ref=audio.provider_ref,
-                retain_until=retain_until,
-                public_url=stored.url,
-            )
+        settle_retrying()(_record_completion, ctx, job, audio, stored, billed_ms, retain_until)
     except service.HoldAlreadySettled:
         # The reaper expired this job first: nothing is charged, the object belongs to no one.
         log.warning("job %s finished after it was expired; discarding its audio", job.id)
@@ -148,18 +153,43 @@ def _complete(ctx: JobContext, job: Job, audio: GeneratedAudio, stored: StoredOb
     return "succeeded"
 
 
+def _record_completion(
+    ctx: JobContext,
+    job: Job,
+    audio: GeneratedAudio,
+    stored: StoredObject,
+    billed_ms: int,
+    retain_until: datetime | None,
+) -> None:
+    with transaction(ctx.sessions) as session:
+        service.complete_job(
+            session,
+            job_id=job.id,
+            blob_key=stored.key,
+            blob_size=stored.size,
+            content_type=stored.content_type,
+            billed_duration_ms=billed_ms,
+            provider_ref=audio.provider_ref,
+            retain_until=retain_until,
+            public_url=stored.url,
+        )
+
+
 def _fail(
     ctx: JobContext, job_id: str, code: str, message: str, failure: ProviderFailure | None
 ) -> str:
-    with transaction(ctx.sessions) as session:
-        service.fail_job(
-            session,
-            job_id=job_id,
-            code=code,
-            message=message,
-            provider_code=failure.provider_code if failure else None,
-            suggestion=failure.suggestion if failure else None,
-        )
+    def record() -> None:
+        with transaction(ctx.sessions) as session:
+            service.fail_job(
+                session,
+                job_id=job_id,
+                code=code,
+                message=message,
+                provider_code=failure.provider_code if failure else None,
+                suggestion=failure.suggestion if failure else None,
+            )
+
+    settle_retrying()(record)
     ctx.notifier.publish(job_id)
     return "failed"
 

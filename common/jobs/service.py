@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from common.account.limits import check_concurrent_jobs
 from common.db import utcnow
 from common.errors import NotFoundError
+from common.jobs import idempotency as idempotency_keys
 from common.jobs import repository, states
 from common.ledger import service as ledger
-from common.models import Job
+from common.models import Account, Job
 from common.pricing import price_micro_usd
 from common.storage.base import SAVED_PREFIX
 from common.validation import MusicRequest
@@ -30,9 +33,10 @@ def submit_job(
     request: MusicRequest,
     max_runtime_s: int,
     save_to_blob: bool = False,
+    job_id: str | None = None,
 ) -> Job:
     """Create a queued job together with its hold (402 when the balance is short)."""
-    job_id = f"job_{uuid.uuid4().hex}"
+    job_id = job_id or new_job_id()
     cost = price_micro_usd(request.sku, music_length_ms=request.music_length_ms)
     hold = ledger.place_hold(session, account_id=account_id, job_id=job_id, amount_micro_usd=cost)
     now = utcnow()
@@ -56,6 +60,59 @@ def submit_job(
     session.add(job)
     session.flush()
     return job
+
+
+def new_job_id() -> str:
+    return f"job_{uuid.uuid4().hex}"
+
+
+@dataclass(frozen=True)
+class Idempotency:
+    key: str
+    digest: str
+    ttl_hours: float
+
+
+def accept_job(
+    session: Session,
+    *,
+    account_id: str,
+    api_key_id: str | None,
+    request: MusicRequest,
+    max_runtime_s: int,
+    save_to_blob: bool,
+    default_max_concurrent: int,
+    idempotency: Idempotency | None = None,
+) -> tuple[Job, bool]:
+    """Submit a job, or find the one an Idempotency-Key already made; (job, newly created)."""
+    job_id = new_job_id()
+    if idempotency is not None:
+        existing = idempotency_keys.reserve(
+            session,
+            account_id=account_id,
+            key=idempotency.key,
+            digest=idempotency.digest,
+            job_id=job_id,
+            ttl_hours=idempotency.ttl_hours,
+        )
+        if existing is not None:
+            job = session.get(Job, existing)
+            assert job is not None
+            return job, False
+    job = submit_job(
+        session,
+        account_id=account_id,
+        api_key_id=api_key_id,
+        request=request,
+        max_runtime_s=max_runtime_s,
+        save_to_blob=save_to_blob,
+        job_id=job_id,
+    )
+    # After the hold: the account row is locked, so concurrent submits count one at a time.
+    account = session.get(Account, account_id)
+    limit = (account.max_concurrent_jobs if account else None) or default_max_concurrent
+    check_concurrent_jobs(session, account_id=account_id, limit=limit)
+    return job, True
 
 
 def get_job(session: Session, *, job_id: str, account_id: str) -> Job:

@@ -4,6 +4,7 @@ from common.db import Base
 from common.models.account import Account
 from common.models.api_key import ApiKey
 from common.models.hold import Hold
+from common.models.idempotency_key import IdempotencyKey
 from common.models.job import Job
 from common.models.ledger_entry import LedgerEntry
 from common.models.share_link import ShareLink
@@ -14,6 +15,7 @@ __all__ = [
     "ApiKey",
     "Base",
     "Hold",
+    "IdempotencyKey",
     "Job",
     "LedgerEntry",
     "LoginLink",

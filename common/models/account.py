@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import BigInteger, CheckConstraint, String
+from sqlalchemy import BigInteger, CheckConstraint, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from common.db import Base, UTCDateTime, utcnow
@@ -21,4 +21,7 @@ class Account(Base):
     name: Mapped[str] = mapped_column(String(200))
     balance_micro_usd: Mapped[int] = mapped_column(BigInteger, default=0)
     held_micro_usd: Mapped[int] = mapped_column(BigInteger, default=0)
+    # Per-account overrides of the request-rate and concurrent-job limits (None: the settings').
+    rate_limit: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    max_concurrent_jobs: Mapped[int | None] = mapped_column(Integer, nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -16,7 +16,7 @@ import time
 import uuid
 from collections.abc import Iterator
 from datetime import datetime
-from typing import Protocol
+from typing import Protocol, cast
 
 import redis
 
@@ -101,7 +101,7 @@ class RedisLimiter:
 
     def in_use(self, provider: str) -> int:
         """Slots currently leased (for status output and tests)."""
-        return int(self._redis.zcard(KEY.format(provider=provider)))
+        return cast(int, self._redis.zcard(KEY.format(provider=provider)))
 
     def _wait_for_slot(
         self, key: str, token: str, limit: int, deadline: datetime, provider: str
