@@ -1,4 +1,5 @@
-"""The gallery and share pages in headless Chromium, on the embedded default (local blobs)."""
+"""save_to_blob, the gallery and share pages in headless Chromium: on the embedded default
+with local blobs, and on Postgres + Redis with S3 storage (SeaweedFS)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import pytest
 from playwright.sync_api import Browser, Page
 
 from tests.fixtures.browser import chromium, screenshot_path
+from tests.fixtures.seaweed import seaweed_s3
 from tests.fixtures.stack import Stack
 
 PROMPT = '<script>document.title="pwned"</script> warm <b>jazz</b> trio'
@@ -21,11 +23,27 @@ def browser() -> Iterator[Browser]:
         yield browser
 
 
-@pytest.fixture(scope="module")
-def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    stack = Stack(tmp_path_factory.mktemp("pages"), embedded=True).start()
-    yield stack
-    stack.stop()
+@pytest.fixture(scope="module", params=["local", "s3"])
+def site(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory, e2e_database: str
+) -> Iterator[Stack]:
+    """The embedded default with local blobs (`make run`), and the production shape (Postgres,
+    Redis, a Celery worker) storing on a real S3 server (SeaweedFS)."""
+    if request.param == "local":
+        stack = Stack(tmp_path_factory.mktemp("pages"), embedded=True).start()
+        yield stack
+        stack.stop()
+        return
+    with seaweed_s3(tmp_path_factory.mktemp("seaweed"), public_prefixes=["gw/saved/"]) as s3:
+        stack = Stack(
+            tmp_path_factory.mktemp("pages-s3"), database_url=e2e_database, env=s3.env(prefix="gw/")
+        ).start()
+        yield stack
+        stack.stop()
+
+
+def site_name(stack: Stack) -> str:
+    return "local" if stack.embedded else "s3"
 
 
 def save_track(stack: Stack, key: str, **body: object) -> dict:
@@ -107,7 +125,7 @@ def test_gallery_share_and_revoke_in_a_browser(site: Stack, browser: Browser) ->
     )
     track.locator("button", has_text="Share").click()
     share_url = page.input_value("#new-share-link")
-    page.screenshot(path=screenshot_path("gallery.png"), full_page=True)
+    page.screenshot(path=screenshot_path(f"gallery-{site_name(site)}.png"), full_page=True)
 
     visitor = browser.new_context()  # no cookies at all
     public_page = visitor.new_page()
@@ -118,7 +136,7 @@ def test_gallery_share_and_revoke_in_a_browser(site: Stack, browser: Browser) ->
     assert og_audio == saved["url"]
     assert abs(audio_duration(public_page) - saved["duration_sec"]) <= 0.2
     assert PROMPT in public_page.inner_text(".prompt") and public_page.title() != "pwned"
-    public_page.screenshot(path=screenshot_path("share.png"), full_page=True)
+    public_page.screenshot(path=screenshot_path(f"share-{site_name(site)}.png"), full_page=True)
 
     page.locator(
         f"article[data-job-id='{saved['job_id']}'] button", has_text="Stop sharing"
