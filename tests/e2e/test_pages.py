@@ -202,3 +202,19 @@ def test_another_account_sees_none_of_it(site: Stack) -> None:
 
 def test_unknown_share_token_is_404(site: Stack) -> None:
     assert httpx.get(f"{site.base_url}/s/not-a-real-token").status_code == 404
+
+
+def test_gallery_json_pages_newest_first(site: Stack) -> None:
+    _, key = site.account("10")
+    made = [
+        save_track(site, key, prompt=f"track {i}", music_length_ms=1000)["job_id"] for i in range(3)
+    ]
+    with site.client(key) as client:
+        first = client.get("/v1/gallery", params={"limit": 2}).json()
+        second = client.get(
+            "/v1/gallery", params={"limit": 2, "cursor": first["next_cursor"]}
+        ).json()
+        bad = client.get("/v1/gallery", params={"cursor": "garbage"})
+    assert [item["job_id"] for item in first["data"] + second["data"]] == made[::-1]
+    assert second["next_cursor"] is None and bad.status_code == 400
+    assert first["data"][0]["prompt"] == "track 2" and first["data"][0]["shared"] is False
