@@ -180,6 +180,30 @@ def ledger_verify(account_id: str | None) -> None:
     click.echo("ledger ok", err=True)
 
 
+@main.command("status")
+def status_command() -> None:
+    """Queue depth, active holds, jobs in flight per provider, and live workers."""
+    import redis
+
+    from common.health.service import status
+    from worker.app import QUEUE, celery_app
+
+    settings = get_settings()
+    with transaction(_sessions()) as session:
+        report = status(session)
+    if settings.embedded:
+        report |= {"queue_depth": None, "workers": "embedded in the API process"}
+    else:
+        client = redis.Redis.from_url(settings.redis_url, socket_timeout=5)
+        try:
+            report["queue_depth"] = client.llen(QUEUE)
+        finally:
+            client.close()
+        replies = celery_app.control.ping(timeout=1.0) or []
+        report["workers"] = len(replies)
+    _emit(report)
+
+
 @main.command("gallery-link")
 @click.argument("account_id")
 def gallery_link(account_id: str) -> None:

@@ -1,0 +1,1 @@
+"""Readiness and status: what an operator asks of a running gateway."""
