@@ -146,9 +146,7 @@ async def _signed_in(request: Request, state: AppState, account_id: str) -> Resp
 
 @router.post("/gallery/logout")
 async def logout(request: Request, state: AppState = Depends(get_state)) -> Response:
-    browser = await _browser(request, state)
-    if browser is not None:
-        check_csrf(browser.csrf_token, await read_form(request))
+    if await _form_of_signed_in(request, state) is not None:
         await in_transaction(
             state.sessions, sessions.end_session, token=request.cookies[SESSION_COOKIE]
         )
@@ -157,14 +155,21 @@ async def logout(request: Request, state: AppState = Depends(get_state)) -> Resp
     return response
 
 
+async def _form_of_signed_in(request: Request, state: AppState) -> sessions.BrowserSession | None:
+    """The session behind a state-changing form, its CSRF token checked; None if signed out."""
+    browser = await _browser(request, state)
+    if browser is not None:
+        check_csrf(browser.csrf_token, await read_form(request))
+    return browser
+
+
 @router.post("/gallery/tracks/{job_id}/share")
 async def share_track(
     request: Request, job_id: str, state: AppState = Depends(get_state)
 ) -> Response:
-    browser = await _browser(request, state)
+    browser = await _form_of_signed_in(request, state)
     if browser is None:
         return _to_login()
-    check_csrf(browser.csrf_token, await read_form(request))
     token = await in_transaction(
         state.sessions, share_own_job, job_id=job_id, account_id=browser.account_id
     )
@@ -176,10 +181,9 @@ async def share_track(
 async def unshare_track(
     request: Request, job_id: str, state: AppState = Depends(get_state)
 ) -> Response:
-    browser = await _browser(request, state)
+    browser = await _form_of_signed_in(request, state)
     if browser is None:
         return _to_login()
-    check_csrf(browser.csrf_token, await read_form(request))
     await in_transaction(
         state.sessions, unshare_own_job, job_id=job_id, account_id=browser.account_id
     )
