@@ -14,9 +14,11 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from api import metrics as metrics_routes
 from api.db import in_transaction
 from api.deps import AppState
 from api.embedded import EmbeddedWorker
+from api.metrics import MetricsMiddleware
 from api.middleware import BodyLimitMiddleware
 from api.pages import gallery as gallery_pages
 from api.pages import share as share_pages
@@ -55,12 +57,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=_lifespan(settings),
     )
     app.add_middleware(BodyLimitMiddleware)
+    app.add_middleware(MetricsMiddleware)
     app.include_router(music.router)
     app.include_router(jobs.router)
     app.include_router(share.router)
     app.include_router(gallery.router)
     app.include_router(health.router)
     app.include_router(blobs.router)
+    app.include_router(metrics_routes.router)
     app.include_router(gallery_pages.router)
     app.include_router(share_pages.router)
     app.add_exception_handler(AppError, _app_error)

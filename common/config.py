@@ -46,6 +46,8 @@ class Settings(BaseSettings):
     idempotency_ttl_hours: float = 24.0
 
     worker_concurrency: int = Field(default=64, ge=1)
+    # Each worker process serves Prometheus metrics here (0: off).
+    worker_metrics_port: int = Field(default=9101, ge=0)
     redis_max_connections: int = Field(default=200, ge=10)
 
     # The offline provider: simulated latency for demos/benchmarks and a failure switch for tests.

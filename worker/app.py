@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import logging
+
 from celery import Celery
-from celery.signals import worker_process_init
+from celery.signals import worker_process_init, worker_ready
+from prometheus_client import start_http_server
 
 from common.config import Settings, get_settings
 
@@ -43,6 +46,17 @@ def create_celery(settings: Settings) -> Celery:
 
 
 celery_app = create_celery(get_settings())
+
+
+@worker_ready.connect
+def _serve_metrics(**_: object) -> None:
+    port = get_settings().worker_metrics_port
+    if port and not get_settings().embedded:
+        try:
+            start_http_server(port)
+        except OSError:
+            # Another worker on this host has the port: give each its own WORKER_METRICS_PORT.
+            logging.getLogger(__name__).warning("metrics port %d is taken; not serving", port)
 
 
 @worker_process_init.connect

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -23,6 +24,13 @@ from common.db import transaction, utcnow
 from common.jobs import repository, service
 from common.models import Job
 from common.notify import Notifier
+from common.observability.metrics import (
+    CAPACITY_WAIT,
+    JOB_DURATION,
+    JOBS,
+    PROVIDER_ERRORS,
+    QUEUE_WAIT,
+)
 from common.pricing import SKUS
 from common.providers.base import (
     GeneratedAudio,
@@ -70,17 +78,28 @@ def run_job(ctx: JobContext, job_id: str) -> str:
             log.info("job %s not claimable (already taken or finished)", job_id)
             return "skipped"
     ctx.notifier.publish(job_id)
+    started = time.perf_counter()
+    if job.started_at is not None:
+        QUEUE_WAIT.labels(job.model).observe((job.started_at - job.created_at).total_seconds())
+    outcome = _produce(ctx, job)
+    provider = ctx.providers[job.model].name  # who really answered: "local" when offline
+    JOBS.labels(job.model, provider, outcome).inc()
+    JOB_DURATION.labels(job.model, provider).observe(time.perf_counter() - started)
+    return outcome
+
+
+def _produce(ctx: JobContext, job: Job) -> str:
     try:
         audio = _generate(ctx, job)
         stored = _store(ctx, job, audio)
     except ProviderFailure as exc:
-        return _fail(ctx, job_id, "provider_error", f"{job.model}: {exc.message}", exc)
+        return _fail(ctx, job.id, "provider_error", f"{job.model}: {exc.message}", exc)
     except StorageError as exc:
-        log.warning("job %s: storage failed: %s", job_id, exc)
-        return _fail(ctx, job_id, "storage_error", "The track could not be stored.", None)
+        log.warning("job %s: storage failed: %s", job.id, exc)
+        return _fail(ctx, job.id, "storage_error", "The track could not be stored.", None)
     except Exception:
-        log.exception("job %s failed unexpectedly", job_id)
-        return _fail(ctx, job_id, "internal_error", "The track could not be produced.", None)
+        log.exception("job %s failed unexpectedly", job.id)
+        return _fail(ctx, job.id, "internal_error", "The track could not be produced.", None)
     return _complete(ctx, job, audio, stored)
 
 
@@ -112,12 +131,18 @@ def _generate(ctx: JobContext, job: Job) -> GeneratedAudio:
 def _attempt(
     ctx: JobContext, job: Job, provider: MusicProvider, request: GenerationRequest
 ) -> GeneratedAudio:
+    waiting = time.perf_counter()
     with ctx.limiter.slot(provider.name, deadline=job.deadline_at):
+        CAPACITY_WAIT.labels(provider.name).observe(time.perf_counter() - waiting)
         # Counted before the call, in its own transaction: a worker killed mid-call still
         # leaves the attempt on record.
         with transaction(ctx.sessions) as session:
             repository.count_provider_call(session, job_id=job.id)
-        return provider.generate(request)
+        try:
+            return provider.generate(request)
+        except ProviderFailure as exc:
+            PROVIDER_ERRORS.labels(provider.name, exc.provider_code or "unknown").inc()
+            raise
 
 
 def _store(ctx: JobContext, job: Job, audio: GeneratedAudio) -> StoredObject:

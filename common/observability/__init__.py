@@ -1,0 +1,1 @@
+"""Metrics (Prometheus) shared by the API and the workers."""
