@@ -24,7 +24,7 @@ install: $(DEV_STAMP)
 run: $(RUN_STAMP)
 	$(BIN)/musicgw db upgrade
 	$(BIN)/musicgw demo
-	$(BIN)/musicgw serve
+	LOG_FORMAT=$${LOG_FORMAT:-text} $(BIN)/musicgw serve
 
 test: $(DEV_STAMP)
 	$(BIN)/python -m pytest

@@ -18,6 +18,7 @@ from common.config import get_settings
 from common.db import create_db_engine, create_session_factory, transaction, utcnow
 from common.errors import AppError
 from common.models import Account
+from common.observability.logs import configure_logging
 from common.pricing import format_usd, usd_to_micro
 
 
@@ -271,13 +272,15 @@ def serve(host: str | None, port: int | None, workers: int) -> None:
     import uvicorn
 
     settings = get_settings()
+    configure_logging(level=settings.log_level, fmt=settings.log_format)
     uvicorn.run(
         "api.main:create_app",
         factory=True,
         host=host or settings.host,
         port=port or settings.port,
         workers=workers if not settings.embedded else 1,
-        log_level="info",
+        log_config=None,  # keep the JSON logging configured above
+        access_log=False,  # the request-id middleware logs each request, with its id
     )
 
 
@@ -312,14 +315,14 @@ def worker(concurrency: int | None) -> None:
 @main.command("beat")
 def beat() -> None:
     """Run periodic maintenance (the reaper of stuck jobs); safe to run more than one."""
-    import logging
     import signal
     import threading
 
     from worker.beat import run_periodic
     from worker.context import get_context
 
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    settings = get_settings()
+    configure_logging(level=settings.log_level, fmt=settings.log_format)
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     with contextlib.suppress(KeyboardInterrupt):

@@ -19,7 +19,7 @@ from api.db import in_transaction
 from api.deps import AppState
 from api.embedded import EmbeddedWorker
 from api.metrics import MetricsMiddleware
-from api.middleware import BodyLimitMiddleware
+from api.middleware import BodyLimitMiddleware, RequestIdMiddleware
 from api.pages import gallery as gallery_pages
 from api.pages import share as share_pages
 from api.routes import blobs, gallery, health, jobs, music, share
@@ -58,6 +58,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.add_middleware(BodyLimitMiddleware)
     app.add_middleware(MetricsMiddleware)
+    app.add_middleware(RequestIdMiddleware)
     app.include_router(music.router)
     app.include_router(jobs.router)
     app.include_router(share.router)

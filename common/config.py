@@ -26,6 +26,10 @@ class Settings(BaseSettings):
     blob_dir: Path | None = None
     public_base_url: str = ""
 
+    log_level: str = "INFO"
+    # One JSON object per line (for log shippers), or plain text for a terminal.
+    log_format: Literal["json", "text"] = "json"
+
     host: str = "127.0.0.1"
     port: int = 8000
 

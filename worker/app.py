@@ -5,10 +5,11 @@ from __future__ import annotations
 import logging
 
 from celery import Celery
-from celery.signals import worker_process_init, worker_ready
+from celery.signals import setup_logging, worker_process_init, worker_ready
 from prometheus_client import start_http_server
 
 from common.config import Settings, get_settings
+from common.observability.logs import configure_logging
 
 QUEUE = "music"
 
@@ -46,6 +47,13 @@ def create_celery(settings: Settings) -> Celery:
 
 
 celery_app = create_celery(get_settings())
+
+
+@setup_logging.connect
+def _logging(**_: object) -> None:
+    # Connecting here tells Celery not to configure logging itself: one JSON format everywhere.
+    settings = get_settings()
+    configure_logging(level=settings.log_level, fmt=settings.log_format)
 
 
 @worker_ready.connect

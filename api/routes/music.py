@@ -32,6 +32,7 @@ from common.jobs import idempotency, states
 from common.jobs import service as jobs
 from common.jobs.waiting import load_job
 from common.models import Job
+from common.observability.logs import current as current_log_field
 from common.validation import parse_music_request
 
 router = APIRouter(tags=["music"])
@@ -123,7 +124,13 @@ def _decode_json(raw: bytes) -> object:
 async def _enqueue(state: AppState, job: Job) -> None:
     """Hand the job to the queue; if the queue is down, end the job and release its hold."""
     try:
-        await run_in_threadpool(state.celery.send_task, "music.generate", args=[job.id])
+        # The request id travels with the task, so the worker's log lines carry it too.
+        await run_in_threadpool(
+            state.celery.send_task,
+            "music.generate",
+            args=[job.id],
+            headers={"request_id": current_log_field("request_id")},
+        )
     except Exception as exc:
         log.warning("could not enqueue job %s", job.id, exc_info=True)
         await in_transaction(

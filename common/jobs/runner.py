@@ -24,6 +24,7 @@ from common.db import transaction, utcnow
 from common.jobs import repository, service
 from common.models import Job
 from common.notify import Notifier
+from common.observability.logs import log_context
 from common.observability.metrics import (
     CAPACITY_WAIT,
     JOB_DURATION,
@@ -78,13 +79,23 @@ def run_job(ctx: JobContext, job_id: str) -> str:
             log.info("job %s not claimable (already taken or finished)", job_id)
             return "skipped"
     ctx.notifier.publish(job_id)
-    started = time.perf_counter()
-    if job.started_at is not None:
-        QUEUE_WAIT.labels(job.model).observe((job.started_at - job.created_at).total_seconds())
-    outcome = _produce(ctx, job)
-    provider = ctx.providers[job.model].name  # who really answered: "local" when offline
-    JOBS.labels(job.model, provider, outcome).inc()
-    JOB_DURATION.labels(job.model, provider).observe(time.perf_counter() - started)
+    provider = ctx.providers[job.model].name  # who really answers: "local" when offline
+    with log_context(job_id=job.id, account_id=job.account_id, sku=job.model, provider=provider):
+        started = time.perf_counter()
+        queue_wait = (job.started_at - job.created_at).total_seconds() if job.started_at else 0
+        QUEUE_WAIT.labels(job.model).observe(queue_wait)
+        outcome = _produce(ctx, job)
+        duration = time.perf_counter() - started
+        JOBS.labels(job.model, provider, outcome).inc()
+        JOB_DURATION.labels(job.model, provider).observe(duration)
+        log.info(
+            "job.ended",
+            extra={
+                "outcome": outcome,
+                "duration_ms": round(duration * 1000),
+                "queue_wait_ms": round(queue_wait * 1000),
+            },
+        )
     return outcome
 
 

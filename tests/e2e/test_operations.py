@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+import time
+
 import httpx
 import pytest
 
@@ -55,3 +58,41 @@ def test_metrics_on_the_api_and_on_a_worker(
         assert "musicgw_job_queue_wait_seconds_bucket" in worker
     finally:
         stack.stop()
+
+
+def test_json_logs_follow_the_request_into_the_worker(stack: Stack) -> None:
+    _, key = stack.account("1")
+    with stack.client(key) as client:
+        r = client.post(
+            "/v1/audio/music",
+            json={"prompt": "x", "music_length_ms": 1000},
+            headers={"X-Request-Id": "req-trace-1"},
+        )
+        fresh = client.get("/healthz")
+    assert r.headers["x-request-id"] == "req-trace-1"
+    assert len(fresh.headers["x-request-id"]) == 32  # one is made up when none is sent
+    job_id = r.headers["x-kyma-job-id"]
+
+    def lines(name: str) -> list[dict]:
+        return [json.loads(line) for line in stack.log(name).splitlines() if line.startswith("{")]
+
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        ended = [
+            e
+            for e in lines("worker")
+            if e.get("message") == "job.ended" and e.get("job_id") == job_id
+        ]
+        if ended:
+            break
+        time.sleep(0.1)
+    assert ended and ended[0]["request_id"] == "req-trace-1"
+    assert ended[0]["outcome"] == "succeeded" and ended[0]["sku"] == "elevenlabs-music"
+    access = [
+        e
+        for e in lines("api")
+        if e.get("message") == "http.request" and e.get("request_id") == "req-trace-1"
+    ]
+    assert access and access[0]["status"] == 200 and access[0]["route"] == "/v1/audio/music"
+    for name in ("api", "worker"):
+        assert key not in stack.log(name)

@@ -1,8 +1,10 @@
 from __future__ import annotations
 
 import sqlalchemy.exc
+from celery import Task
 
 from common.jobs.runner import run_job
+from common.observability.logs import log_context
 from worker.app import celery_app
 from worker.context import get_context
 
@@ -15,7 +17,9 @@ from worker.context import get_context
     retry_backoff=1,
     retry_backoff_max=30,
     max_retries=12,
+    bind=True,
 )
-def generate(job_id: str) -> str:
+def generate(self: Task, job_id: str) -> str:
     """Produce one track. Idempotent: the job row is claimed with a conditional update."""
-    return run_job(get_context(), job_id)
+    with log_context(request_id=getattr(self.request, "request_id", None)):
+        return run_job(get_context(), job_id)
