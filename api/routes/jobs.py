@@ -7,9 +7,10 @@ from fastapi.responses import Response
 
 from api.db import in_transaction
 from api.deps import AppState, get_state, require_principal
-from api.responses import JOB_ID_HEADER, audio_response, job_body
+from api.responses import JOB_ID_HEADER, audio_response
 from api.schemas import AUDIO_CONTENT, JobStatus, error_responses
 from common.account.service import Principal
+from common.jobs.present import job_body
 from common.jobs.service import get_job
 
 router = APIRouter(tags=["jobs"])

@@ -17,7 +17,6 @@ from api.responses import (
     audio_response,
     job_failure,
     kyma_headers,
-    saved_body,
 )
 from api.schemas import (
     AUDIO_CONTENT,
@@ -30,6 +29,7 @@ from common.account.service import Principal
 from common.errors import InvalidRequestError, ServiceUnavailableError
 from common.jobs import idempotency, states
 from common.jobs import service as jobs
+from common.jobs.present import saved_body
 from common.jobs.waiting import load_job
 from common.models import Job
 from common.observability.logs import current as current_log_field

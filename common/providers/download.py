@@ -12,17 +12,15 @@ followed only within the same host, each hop checked again; size and time are ca
 
 from __future__ import annotations
 
-import ipaddress
-import socket
 import time
 from collections.abc import Iterable
 
 import httpx
 
+from common.net import AddressRefused, IPAddress, PublicAddressPolicy, pinned
 from common.providers.base import ProviderRejectedError
 
 MAX_REDIRECTS = 3
-IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 
 
 class DownloadRefused(ProviderRejectedError):
@@ -44,8 +42,7 @@ class SafeDownloader:
         self._allowed_hosts = [h.lower() for h in allowed_hosts]
         self._max_bytes = max_bytes
         self._timeout_s = timeout_s
-        self._resolve = {k.lower(): v for k, v in (resolve or {}).items()}
-        self._allow_networks = [ipaddress.ip_network(n) for n in allow_networks]
+        self._policy = PublicAddressPolicy(resolve=resolve, allow_networks=allow_networks)
         self._client = httpx.Client(
             verify=verify,  # type: ignore[arg-type]
             follow_redirects=False,
@@ -99,38 +96,16 @@ class SafeDownloader:
         )
 
     def _checked_address(self, host: str) -> IPAddress:
-        answers = self._lookup(host)
-        if not answers:
-            raise DownloadRefused(f"host {host!r} does not resolve")
-        for address in answers:
-            if not self._address_allowed(address):
-                raise DownloadRefused(f"host {host!r} resolves to a non-public address")
-        return answers[0]
-
-    def _lookup(self, host: str) -> list[IPAddress]:
-        if host.lower() in self._resolve:
-            return [ipaddress.ip_address(self._resolve[host.lower()])]
         try:
-            infos = socket.getaddrinfo(host, 443, type=socket.SOCK_STREAM)
-        except socket.gaierror:
-            return []
-        return [ipaddress.ip_address(info[4][0]) for info in infos]
-
-    def _address_allowed(self, address: IPAddress) -> bool:
-        if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped:
-            address = address.ipv4_mapped
-        if any(address in network for network in self._allow_networks):
-            return True
-        return address.is_global and not address.is_multicast
+            return self._policy.checked_address(host)
+        except AddressRefused as exc:
+            raise DownloadRefused(str(exc)) from exc
 
     def _get(self, target: httpx.URL, address: IPAddress, deadline: float) -> bytes | str:
-        pinned = target.copy_with(host=str(address))
+        url, headers, extensions = pinned(target, address)
         try:
             with self._client.stream(
-                "GET",
-                pinned,
-                headers={"Host": target.netloc.decode("ascii")},
-                extensions={"sni_hostname": target.host},
+                "GET", url, headers=headers, extensions=extensions
             ) as response:
                 if response.is_redirect:
                     return str(target.join(response.headers.get("location", "")))
