@@ -129,6 +129,28 @@ def accounts_limits(account_id: str, rate: str | None, max_concurrent: int | Non
     )
 
 
+@accounts_group.command("webhook")
+@click.argument("account_id")
+@click.option("--url", default=None, help="Where job-ended webhooks go (empty: none).")
+@click.option("--rotate-secret", is_flag=True, help="Issue a new signing secret.")
+def accounts_webhook(account_id: str, url: str | None, rotate_secret: bool) -> None:
+    """Set the account's webhook URL; prints the signing secret (whsec_…)."""
+    from common.webhooks.signing import new_secret
+
+    with transaction(_sessions()) as session:
+        account = accounts.get_account(session, account_id)
+        account.webhook_url = url or None
+        if rotate_secret or not account.webhook_secret:
+            account.webhook_secret = new_secret()
+    _emit(
+        {
+            "account_id": account_id,
+            "webhook_url": account.webhook_url,
+            "webhook_secret": account.webhook_secret,
+        }
+    )
+
+
 @main.group("keys")
 def keys_group() -> None:
     """API keys."""
@@ -203,6 +225,22 @@ def status_command() -> None:
         replies = celery_app.control.ping(timeout=1.0) or []
         report["workers"] = len(replies)
     _emit(report)
+
+
+@main.group("webhooks")
+def webhooks_group() -> None:
+    """Webhook deliveries."""
+
+
+@webhooks_group.command("redeliver")
+@click.argument("delivery_id")
+def webhooks_redeliver(delivery_id: str) -> None:
+    """Send a delivery again (beat picks it up on its next pass)."""
+    from common.webhooks.service import redeliver
+
+    with transaction(_sessions()) as session:
+        redeliver(session, delivery_id=delivery_id)
+    _emit({"delivery_id": delivery_id, "state": "pending"})
 
 
 @main.command("gallery-link")

@@ -114,6 +114,9 @@ class JobStatus(BaseModel):
     audio_url: str | None = Field(None, description="Where to fetch the audio while retained.")
     created_at: str
     finished_at: str | None = None
+    webhooks: list[dict[str, Any]] | None = Field(
+        None, description="The webhook delivery log (id, url, event, state, attempts, ...)."
+    )
 
 
 def error_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:

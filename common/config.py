@@ -116,6 +116,12 @@ class Settings(BaseSettings):
     # Networks exempt from the private-address refusal (CIDRs); empty in production.
     download_allow_networks: list[str] = []
 
+    # Webhooks: retries back off from this base over about a day (base 10 s: 10 s … 12 h).
+    webhook_retry_base_s: float = 10.0
+    # Plain http targets and private networks are refused unless allowed here (tests only).
+    webhook_allow_http: bool = False
+    webhook_allow_networks: list[str] = []
+
     @field_validator("database_url")
     @classmethod
     def _use_psycopg3(cls, value: str) -> str:

@@ -13,6 +13,7 @@
     ├── RequestTooLargeError ....... 413 request_too_large
     ├── JobNotReadyError ........... 409 job_not_ready    (audio asked for before it exists)
     ├── JobNotSavedError ........... 409 not_saved        (sharing a track that is not saved)
+    ├── NotCancellableError ........ 409 not_cancellable  (the job is already running or done)
     ├── IdempotencyConflictError ... 409 idempotency_conflict (a key reused for another request)
     ├── RateLimitedError ........... 429 rate_limited     (too many requests or jobs in flight)
     ├── CsrfError .................. 403 csrf_failed      (a browser form without its token)
@@ -140,6 +141,12 @@ class RateLimitedError(AppError):
     code = "rate_limited"
     status = 429
     type = "rate_limit_error"
+
+
+class NotCancellableError(AppError):
+    code = "not_cancellable"
+    status = 409
+    type = "invalid_request_error"
 
 
 class CsrfError(AppError):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import unicodedata
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit
 
 from common.audio.formats import DEFAULT_FORMAT, FORMATS
 from common.errors import (
@@ -29,6 +30,7 @@ class MusicRequest:
     lyrics: str | None
     music_length_ms: int
     response_format: str
+    webhook_url: str | None = None  # where to POST the job when it ends (an extension)
 
 
 def nfc_length(text: str) -> int:
@@ -47,7 +49,7 @@ def parse_music_request(body: Any) -> MusicRequest:
     # elevenlabs-music ignores lyrics entirely: not even their type is checked.
     lyrics = _optional_str(body, "lyrics") if sku.lyrics_max is not None else None
     _check_text(sku, prompt, lyrics)
-    return MusicRequest(sku, prompt, lyrics, length_ms, response_format)
+    return MusicRequest(sku, prompt, lyrics, length_ms, response_format, _parse_webhook(body))
 
 
 def _parse_model(body: dict[str, Any]) -> Sku:
@@ -95,6 +97,19 @@ def _parse_format(body: dict[str, Any]) -> str:
             param="response_format",
         )
     return value
+
+
+def _parse_webhook(body: dict[str, Any]) -> str | None:
+    url = _optional_str(body, "webhook_url")
+    if url is None:
+        return None
+    parts = urlsplit(url)
+    if parts.scheme not in ("https", "http") or not parts.hostname or len(url) > 2000:
+        raise InvalidRequestError(
+            "webhook_url must be an absolute https URL of at most 2000 characters.",
+            param="webhook_url",
+        )
+    return url
 
 
 def _optional_str(body: dict[str, Any], name: str) -> str | None:

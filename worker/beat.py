@@ -1,7 +1,8 @@
 """Periodic maintenance, independent of the queue: a killed or busy worker must not stop it.
 
 The reaper expires jobs stuck past their maximum runtime and releases their holds; the purge
-deletes unsaved audio past its retention period (never a saved track). Both talk to
+deletes unsaved audio past its retention period (never a saved track); the webhook pass retries
+deliveries that are due. All talk to
 the database directly (not through a Celery task) so it keeps working when every worker is
 down. Several copies may run: each settle is a compare-and-set, the first one wins.
 """
@@ -13,6 +14,7 @@ import threading
 from collections.abc import Callable
 
 from common.jobs.runner import JobContext, purge_expired_audio, reap
+from common.webhooks.service import send_due
 
 log = logging.getLogger(__name__)
 
@@ -22,6 +24,7 @@ def run_periodic(context: JobContext, stop: threading.Event) -> None:
     passes: dict[str, Callable[[JobContext], int]] = {
         "reaper": lambda ctx: len(reap(ctx)),
         "purge": purge_expired_audio,
+        "webhooks": lambda ctx: send_due(ctx.sessions, ctx.settings),
     }
     while not stop.wait(context.settings.reaper_interval_s):
         for name, run in passes.items():

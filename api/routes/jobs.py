@@ -1,26 +1,54 @@
-"""GET /v1/jobs/{id} and its audio."""
+"""A job's status, audio, live events and cancellation."""
 
 from __future__ import annotations
 
+import asyncio
+import json
+from collections.abc import AsyncIterator
+
 from fastapi import APIRouter, Depends
-from fastapi.responses import Response
+from fastapi.responses import Response, StreamingResponse
+from sqlalchemy.orm import Session
 
 from api.db import in_transaction
 from api.deps import AppState, get_state, require_principal
 from api.responses import JOB_ID_HEADER, audio_response
 from api.schemas import AUDIO_CONTENT, JobStatus, error_responses
 from common.account.service import Principal
-from common.jobs.present import job_body
-from common.jobs.service import get_job
+from common.jobs import states
+from common.jobs.present import job_body, saved_body
+from common.jobs.service import cancel_job, get_job
+from common.models import Job
+from common.webhooks.service import deliveries_of
 
 router = APIRouter(tags=["jobs"])
+KEEPALIVE_S = 15.0
+
+
+def _job_with_log(session: Session, *, job_id: str, account_id: str) -> dict[str, object]:
+    job = get_job(session, job_id=job_id, account_id=account_id)
+    return job_body(job) | {
+        "webhooks": [
+            {
+                "id": d.id,
+                "url": d.url,
+                "event": d.event,
+                "state": d.state,
+                "attempts": d.attempts,
+                "last_status": d.last_status,
+                "last_error": d.last_error,
+                "delivered_at": d.delivered_at.isoformat() if d.delivered_at else None,
+            }
+            for d in deliveries_of(session, job_id=job_id)
+        ]
+    }
 
 
 @router.get(
     "/v1/jobs/{job_id}",
     response_model=JobStatus,
     responses=error_responses(401, 404),
-    summary="A job's status",
+    summary="A job's status, with its webhook delivery log",
 )
 async def read_job(
     job_id: str,
@@ -28,11 +56,11 @@ async def read_job(
     principal: Principal = Depends(require_principal),
     state: AppState = Depends(get_state),
 ) -> dict[str, object]:
-    job = await in_transaction(
-        state.sessions, get_job, job_id=job_id, account_id=principal.account_id
+    body = await in_transaction(
+        state.sessions, _job_with_log, job_id=job_id, account_id=principal.account_id
     )
-    response.headers[JOB_ID_HEADER] = job.id
-    return job_body(job)
+    response.headers[JOB_ID_HEADER] = job_id
+    return body
 
 
 @router.get(
@@ -53,3 +81,88 @@ async def read_job_audio(
         state.sessions, get_job, job_id=job_id, account_id=principal.account_id
     )
     return audio_response(job, state.store)
+
+
+@router.get(
+    "/v1/jobs/{job_id}/events",
+    response_class=StreamingResponse,
+    responses={
+        200: {
+            "description": "Server-Sent Events: queued, running, then succeeded, "
+            "failed or expired; the stream closes at the end.",
+            "content": {"text/event-stream": {"schema": {"type": "string"}}},
+        },
+        **error_responses(401, 404),
+    },
+    summary="Follow a job's status as Server-Sent Events",
+)
+async def job_events(
+    job_id: str,
+    principal: Principal = Depends(require_principal),
+    state: AppState = Depends(get_state),
+) -> StreamingResponse:
+    job = await in_transaction(
+        state.sessions, get_job, job_id=job_id, account_id=principal.account_id
+    )
+    return StreamingResponse(
+        _events(state, job),
+        media_type="text/event-stream",
+        headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no", JOB_ID_HEADER: job_id},
+    )
+
+
+async def _events(state: AppState, job: Job) -> AsyncIterator[str]:
+    """Every status the job has passed through, in order (those before the stream opened
+    included), then each new one as it happens; the stream ends at a terminal status."""
+    sent: list[str] = []
+    while True:
+        wake = state.waiters.register(job.id)
+        try:
+            job = await in_transaction(
+                state.sessions, get_job, job_id=job.id, account_id=job.account_id
+            )
+            for status in _passed(job)[len(sent) :]:
+                sent.append(status)
+                yield _event(job, status)
+            if job.status in states.TERMINAL:
+                return
+            try:
+                await asyncio.wait_for(asyncio.shield(wake), timeout=KEEPALIVE_S)
+            except TimeoutError:
+                yield ": keep-alive\n\n"
+        finally:
+            state.waiters.discard(job.id, wake)
+
+
+def _passed(job: Job) -> list[str]:
+    passed = [states.QUEUED]
+    if job.started_at is not None:
+        passed.append(states.RUNNING)
+    if job.status in states.TERMINAL:
+        passed.append(job.status)
+    return passed
+
+
+def _event(job: Job, status: str) -> str:
+    data = job_body(job) | {"status": status}
+    if status == states.SUCCEEDED:
+        data |= saved_body(job) | {"status": status}
+    return f"id: {job.id}:{status}\nevent: {status}\ndata: {json.dumps(data)}\n\n"
+
+
+@router.post(
+    "/v1/jobs/{job_id}/cancel",
+    response_model=JobStatus,
+    responses=error_responses(401, 404, 409),
+    summary="Cancel a queued job",
+)
+async def cancel(
+    job_id: str,
+    principal: Principal = Depends(require_principal),
+    state: AppState = Depends(get_state),
+) -> dict[str, object]:
+    """A queued job is cancelled and its hold released; a running or ended one answers 409."""
+    job = await in_transaction(
+        state.sessions, cancel_job, job_id=job_id, account_id=principal.account_id
+    )
+    return job_body(job)

@@ -29,7 +29,7 @@ from common.account.service import Principal
 from common.errors import InvalidRequestError, ServiceUnavailableError
 from common.jobs import idempotency, states
 from common.jobs import service as jobs
-from common.jobs.present import saved_body
+from common.jobs.present import job_body, saved_body
 from common.jobs.waiting import load_job
 from common.models import Job
 from common.observability.logs import current as current_log_field
@@ -67,6 +67,11 @@ async def create_music(
         description="Retry safely: the same key with the same body returns the same job and "
         "charges once (kept 24 h, per account).",
     ),
+    prefer: str | None = Header(
+        None,
+        description="`respond-async`: answer 202 with the job at once; follow it with "
+        "GET /v1/jobs/{id}/events or a webhook_url.",
+    ),
     save_to_blob: str | None = Query(
         None, description="`1`: store the track permanently and answer with JSON."
     ),
@@ -92,6 +97,8 @@ async def create_music(
     )
     if created:
         await _enqueue(state, job)
+    if prefer and "respond-async" in prefer.lower():
+        return _accepted(job, body=job_body(job), headers={"Preference-Applied": "respond-async"})
     job = await _wait(request, state, job.id)
     if job.status == states.SUCCEEDED and job.save_to_blob:
         return JSONResponse(saved_body(job), headers=kyma_headers(job))
@@ -174,11 +181,14 @@ async def _disconnected(request: Request) -> None:
         pass
 
 
-def _accepted(job: Job) -> JSONResponse:
+def _accepted(
+    job: Job, *, body: dict[str, object] | None = None, headers: dict[str, str] | None = None
+) -> JSONResponse:
+    """202 with the job: the sync-wait limit passed, or the caller asked for async."""
     status_url = f"/v1/jobs/{job.id}"
-    body = JobAccepted(job_id=job.id, status=job.status, status_url=status_url)
+    accepted = JobAccepted(job_id=job.id, status=job.status, status_url=status_url).model_dump()
     return JSONResponse(
-        body.model_dump(),
+        (body or {}) | accepted,
         status_code=202,
-        headers={"Location": status_url, JOB_ID_HEADER: job.id},
+        headers={"Location": status_url, JOB_ID_HEADER: job.id} | (headers or {}),
     )

@@ -13,7 +13,9 @@ from common.jobs import states
 from common.models import Job
 
 
-def transition(session: Session, *, job_id: str, to: str, **values: Any) -> Job | None:
+def transition(
+    session: Session, *, job_id: str, to: str, only_from: str | None = None, **values: Any
+) -> Job | None:
     """Move a job to `to` if the map allows it from its current state; None otherwise.
 
     The WHERE on the current state makes every move a compare-and-set, so two workers, or a
@@ -21,9 +23,12 @@ def transition(session: Session, *, job_id: str, to: str, **values: Any) -> Job 
     """
     if to in states.TERMINAL:
         values.setdefault("finished_at", utcnow())
+    allowed = states.ALLOWED_FROM[to]
+    if only_from is not None:
+        allowed = allowed & {only_from}
     return session.scalars(
         update(Job)
-        .where(Job.id == job_id, Job.status.in_(states.ALLOWED_FROM[to]))
+        .where(Job.id == job_id, Job.status.in_(allowed))
         .values(status=to, **values)
         .returning(Job)
         .execution_options(populate_existing=True)

@@ -42,6 +42,7 @@ from common.providers.base import (
 )
 from common.providers.limits import ConcurrencyLimiter
 from common.storage.base import SAVED_PREFIX, BlobStore, StorageError, StoredObject
+from common.webhooks.service import send_due
 
 log = logging.getLogger(__name__)
 
@@ -86,6 +87,7 @@ def run_job(ctx: JobContext, job_id: str) -> str:
         QUEUE_WAIT.labels(job.model).observe(queue_wait)
         outcome = _produce(ctx, job)
         duration = time.perf_counter() - started
+        _notify_webhooks(ctx, job.id)
         JOBS.labels(job.model, provider, outcome).inc()
         JOB_DURATION.labels(job.model, provider).observe(duration)
         log.info(
@@ -97,6 +99,14 @@ def run_job(ctx: JobContext, job_id: str) -> str:
             },
         )
     return outcome
+
+
+def _notify_webhooks(ctx: JobContext, job_id: str) -> None:
+    """First attempt right away (the caller was already woken); beat retries what fails."""
+    try:
+        send_due(ctx.sessions, ctx.settings, job_id=job_id)
+    except Exception:
+        log.warning("webhook attempt failed; beat will retry", exc_info=True)
 
 
 def _produce(ctx: JobContext, job: Job) -> str:

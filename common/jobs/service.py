@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 
 from common.account.limits import check_concurrent_jobs
 from common.db import utcnow
-from common.errors import NotFoundError
+from common.errors import NotCancellableError, NotFoundError
 from common.jobs import idempotency as idempotency_keys
 from common.jobs import repository, states
 from common.ledger import service as ledger
@@ -19,6 +19,7 @@ from common.models import Account, Job
 from common.pricing import price_micro_usd
 from common.storage.base import SAVED_PREFIX
 from common.validation import MusicRequest
+from common.webhooks.service import record_job_ended
 
 
 class HoldAlreadySettled(Exception):
@@ -51,6 +52,7 @@ def submit_job(
         music_length_ms=request.music_length_ms,
         response_format=request.response_format,
         save_to_blob=save_to_blob,
+        webhook_url=request.webhook_url,
         cost_micro_usd=cost,
         hold_id=hold.id,
         provider=request.sku.provider,
@@ -160,6 +162,7 @@ def complete_job(
         raise HoldAlreadySettled(job_id)
     job.balance_after_micro_usd = balance
     session.flush()
+    record_job_ended(session, job=job)
     return job
 
 
@@ -172,12 +175,15 @@ def fail_job(
     to: str = states.FAILED,
     provider_code: str | None = None,
     suggestion: str | None = None,
+    only_from: str | None = None,
 ) -> Job | None:
-    """End a job unsuccessfully and release its hold; None if it had already ended."""
+    """End a job unsuccessfully and release its hold; None if it had already ended (or, with
+    `only_from`, was not in that state)."""
     job = repository.transition(
         session,
         job_id=job_id,
         to=to,
+        only_from=only_from,
         error_code=code,
         error_message=message[:2000],
         provider_code=provider_code[:64] if provider_code else None,
@@ -185,7 +191,32 @@ def fail_job(
     )
     if job is not None and job.hold_id is not None:
         ledger.release_hold(session, hold_id=job.hold_id)
+    if job is not None:
+        record_job_ended(session, job=job)
     return job
+
+
+def cancel_job(session: Session, *, job_id: str, account_id: str) -> Job:
+    """Cancel the caller's queued job and release its hold; 409 once it is running or done."""
+    job = get_job(session, job_id=job_id, account_id=account_id)
+    cancelled = fail_job(
+        session,
+        job_id=job_id,
+        code="cancelled",
+        message="Cancelled by the caller before it started; nothing was charged.",
+        only_from=states.QUEUED,
+    )
+    if cancelled is None:
+        session.refresh(job)
+        detail = (
+            "it is already running and will be charged if it succeeds"
+            if job.status == states.RUNNING
+            else f"it has already ended ({job.status})"
+        )
+        raise NotCancellableError(
+            f"Job {job_id} cannot be cancelled: {detail}.", extra={"status": job.status}
+        )
+    return cancelled
 
 
 def expire_stuck_jobs(session: Session, *, now: datetime | None = None) -> list[str]:

@@ -9,6 +9,7 @@ from common.models.job import Job
 from common.models.ledger_entry import LedgerEntry
 from common.models.share_link import ShareLink
 from common.models.web_session import LoginLink, WebSession
+from common.models.webhook_delivery import WebhookDelivery
 
 __all__ = [
     "Account",
@@ -21,4 +22,5 @@ __all__ = [
     "LoginLink",
     "ShareLink",
     "WebSession",
+    "WebhookDelivery",
 ]

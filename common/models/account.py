@@ -24,4 +24,7 @@ class Account(Base):
     # Per-account overrides of the request-rate and concurrent-job limits (None: the settings').
     rate_limit: Mapped[str | None] = mapped_column(String(64), nullable=True)
     max_concurrent_jobs: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    # Where job-ended webhooks go when a request names none, and the key that signs them all.
+    webhook_url: Mapped[str | None] = mapped_column(String(2000), nullable=True)
+    webhook_secret: Mapped[str | None] = mapped_column(String(100), nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

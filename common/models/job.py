@@ -30,6 +30,7 @@ class Job(Base):
     music_length_ms: Mapped[int] = mapped_column(Integer)
     response_format: Mapped[str] = mapped_column(String(32))
     save_to_blob: Mapped[bool] = mapped_column(Boolean, default=False)
+    webhook_url: Mapped[str | None] = mapped_column(String(2000), nullable=True)
 
     cost_micro_usd: Mapped[int] = mapped_column(BigInteger)
     hold_id: Mapped[str | None] = mapped_column(String(40), nullable=True)

@@ -1,0 +1,1 @@
+"""Signed job-ended notifications (the Standard Webhooks scheme), with retries and a log."""
