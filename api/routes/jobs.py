@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator
 from fastapi import APIRouter, Depends
 from fastapi.responses import Response, StreamingResponse
 from sqlalchemy.orm import Session
+from starlette.concurrency import run_in_threadpool
 
 from api.db import in_transaction
 from api.deps import AppState, get_state, require_principal
@@ -80,7 +81,7 @@ async def read_job_audio(
     job = await in_transaction(
         state.sessions, get_job, job_id=job_id, account_id=principal.account_id
     )
-    return audio_response(job, state.store)
+    return await run_in_threadpool(audio_response, job, state.store)
 
 
 @router.get(

@@ -103,7 +103,8 @@ async def create_music(
     if job.status == states.SUCCEEDED and job.save_to_blob:
         return JSONResponse(saved_body(job), headers=kyma_headers(job))
     if job.status == states.SUCCEEDED:
-        return audio_response(job, state.store)
+        # The store may be remote (S3): its HEAD must not block the event loop.
+        return await run_in_threadpool(audio_response, job, state.store)
     if job.status in states.TERMINAL:
         raise job_failure(job)
     return _accepted(job)
