@@ -1,6 +1,7 @@
 """The offline provider's synthesiser: a prompt and lyrics in, a finished stereo piece out.
 
-`compose` decides the form, tempo, key and every note (a `Score`); `render` plays a score.
+`compose` decides the genre, form, tempo, key and every note (a `Score`); `render` plays a score
+into a stereo mix; `master` brings the mix to a standard loudness under a true-peak limit.
 `synthesize` is the only entry point the rest of the code needs.
 """
 
@@ -9,15 +10,17 @@ from dataclasses import dataclass
 import numpy as np
 
 from common.audio.synth.compose import compose
+from common.audio.synth.master import master
 from common.audio.synth.render import render
 from common.audio.synth.score import SAMPLE_RATE, Score
 
-__all__ = ["SAMPLE_RATE", "Score", "Track", "compose", "render", "synthesize"]
+__all__ = ["SAMPLE_RATE", "Score", "Track", "compose", "master", "render", "synthesize"]
 
 
 @dataclass(frozen=True)
 class Track:
-    """Rendered audio: float32 samples of shape (n, 2), peak at most 0.89 (-1 dBFS)."""
+    """Rendered audio: float32 samples of shape (n, 2); from 0.4 s on, -14 LUFS integrated with
+    the true peak under -1 dBTP."""
 
     samples: np.ndarray
     sample_rate: int
@@ -29,6 +32,8 @@ class Track:
 
 
 def synthesize(*, prompt: str | None, lyrics: str | None, length_ms: int | None) -> Track:
-    """Compose and render a piece; exactly `length_ms` long when given, else as the lyrics need."""
+    """Compose, render and master a piece; exactly `length_ms` long when given, else as the
+    lyrics need."""
     score = compose(prompt=prompt, lyrics=lyrics, length_ms=length_ms)
-    return Track(render(score), score.sample_rate)
+    samples = master(render(score), score.sample_rate, fade_out=score.fade_out)
+    return Track(samples, score.sample_rate)

@@ -1,71 +1,30 @@
-"""The arrangement: the form of a piece and every note in it, from prompt, lyrics and length."""
+"""The arrangement: every note of a piece, from its style, its form and its lyrics.
+
+A small band plays the form bar by bar: drums from the genre's patterns, a bass line and a chord
+instrument in the genre's styles, a pad and an arpeggio that join in the choruses, and a lead
+that sings each lyric line syllable by syllable (or plays a repeating tune when there are no
+words). Choruses are denser and played harder than verses. The piece closes on a dominant bar
+and a tonic chord that rings to the end.
+"""
 
 import hashlib
-import math
-from dataclasses import dataclass, replace
 
 import numpy as np
 
-from common.audio.lyrics import Section, parse_lyrics
+from common.audio.lyrics import parse_lyrics
+from common.audio.synth.form import Form, Part, build_form
+from common.audio.synth.harmony import Key, Voicer
 from common.audio.synth.melody import phrase, syllable_vowels
+from common.audio.synth.patterns import BASS, COMP, UPSTROKE_STEPS
 from common.audio.synth.score import SAMPLE_RATE, Note, Score, Span
 from common.audio.synth.style import Style, read_style
+from common.audio.synth.voices import release_seconds
 
-MAX_SECONDS = 600  # lyric-derived pieces stop growing here; the rest of the lyrics is dropped
-_INSTRUMENTAL_BODY_SECONDS = 40  # the A-B-A body of a piece without words
-_TAIL_SECONDS = 0.6  # the last chord rings on past its bar
-_TEMPO_STRETCH = 0.05  # how far an implied tempo may bend to fit a requested length
-_SCALES = {"major": (0, 2, 4, 5, 7, 9, 11), "minor": (0, 2, 3, 5, 7, 8, 10)}
-# Four bars of chords as 0-based scale degrees, avoiding the diminished triad of each mode.
-_PROGRESSIONS = {
-    ("major", "verse"): ((0, 4, 5, 3), (0, 5, 3, 4), (0, 3, 0, 4)),
-    ("major", "chorus"): ((3, 0, 4, 5), (5, 3, 0, 4), (0, 4, 5, 3)),
-    ("major", "bridge"): ((5, 3, 1, 4), (1, 3, 5, 4)),
-    ("minor", "verse"): ((0, 5, 2, 6), (0, 3, 5, 4), (0, 6, 5, 6)),
-    ("minor", "chorus"): ((5, 2, 6, 0), (3, 5, 6, 0), (5, 6, 0, 0)),
-    ("minor", "bridge"): ((3, 4, 5, 6), (5, 6, 3, 4)),
-}
-
-
-@dataclass(frozen=True)
-class _Part:
-    """A section of the form before it is placed in time."""
-
-    kind: str
-    role: str  # which progression it uses: verse, chorus or bridge
-    energy: float
-    bars: int
-    lead: bool  # whether an instrumental melody plays when there are no words
-    lines: tuple[str, ...] = ()
-    label: str = ""  # parts with one label share their instrumental melodies
-
-
-_KINDS: dict[str, _Part] = {
-    part.kind: part
-    for part in (
-        _Part("intro", "verse", 0.35, 2, False),
-        _Part("verse", "verse", 0.55, 8, True),
-        _Part("pre_chorus", "bridge", 0.65, 4, True),
-        _Part("chorus", "chorus", 0.85, 8, True),
-        _Part("post_chorus", "chorus", 0.8, 4, True),
-        _Part("bridge", "bridge", 0.6, 4, True),
-        _Part("instrumental", "verse", 0.65, 8, True),
-        _Part("interlude", "bridge", 0.45, 4, True),
-        _Part("solo", "chorus", 0.8, 8, True),
-        _Part("break", "verse", 0.3, 2, False),
-        _Part("build_up", "bridge", 0.65, 4, False),
-        _Part("drop", "chorus", 1.0, 8, True),
-        _Part("transition", "bridge", 0.4, 2, False),
-        _Part("outro", "verse", 0.4, 2, False),
-    )
-}
-# Instrumental material, cycled to fill a requested length: A, B, A, B, C (a quieter bridge), B.
-_FILL = (
-    replace(_KINDS["instrumental"], label="A"),
-    replace(_KINDS["instrumental"], role="chorus", energy=0.85, label="B"),
-    replace(_KINDS["interlude"], label="C"),
-)
-_FILL_ORDER = (0, 1, 0, 1, 2, 1)
+_END_RAMP_SECONDS = 0.25  # the very end always closes to silence this fast
+_ACCENTS = {"X": 1.0, "x": 0.8, "o": 0.4}
+# How far above the sung range (F#3..F4) each instrument plays a tune.
+_LEAD_OCTAVE = {"bell": 12, "glass": 24, "pluck": 12, "whistle": 12, "supersaw": 12, "piano": 12}
+_DRUM_MACHINES = frozenset({"electronic"})  # played exactly on the grid
 
 
 def compose(*, prompt: str | None, lyrics: str | None, length_ms: int | None) -> Score:
@@ -74,26 +33,17 @@ def compose(*, prompt: str | None, lyrics: str | None, length_ms: int | None) ->
         raise ValueError("length_ms must be positive")
     style = read_style(prompt)
     seed = hashlib.sha256(f"{prompt or ''}\x00{lyrics or ''}\x00{length_ms}".encode()).digest()
-    bpm, parts, seconds = _form(style, parse_lyrics(lyrics), length_ms)
-    # The mood moves every section's energy together, so a sad chorus is still above its verse.
-    shift = (style.energy - 0.6) / 2
-    parts = [replace(p, energy=min(1.0, max(0.1, p.energy + shift))) for p in parts]
-    bar = 240.0 / bpm
-    rng = _rng(seed, "arrangement")
-    chords = _chords(parts, style, rng)
-    writer = _Writer(style=style, bar=bar, rng=rng, seed=seed, chords=chords)
-    spans: list[Span] = []
-    first_bar = 0
-    for index, part in enumerate(parts):
-        following = parts[index + 1] if index + 1 < len(parts) else None
-        writer.part(part, first_bar, following)
-        spans.append(Span(part.kind, first_bar * bar, part.bars, part.energy, len(part.lines)))
-        first_bar += part.bars
-    writer.ending(first_bar - 1, hold=seconds - (first_bar - 1) * bar)
-    length = round(length_ms * SAMPLE_RATE / 1000) if length_ms else round(seconds * SAMPLE_RATE)
-    fade = min(max(0.6 * bar, 1.5), 0.3 * length / SAMPLE_RATE)
-    notes = tuple(n for n in writer.notes if n.start * SAMPLE_RATE < length)
-    return Score(style, bpm, tuple(spans), notes, length, SAMPLE_RATE, fade)
+    form = build_form(style, parse_lyrics(lyrics), length_ms)
+    writer = _Writer(style, form, seed)
+    spans = writer.write()
+    length = (
+        round(length_ms * SAMPLE_RATE / 1000) if length_ms else round(form.seconds * SAMPLE_RATE)
+    )
+    seconds = length / SAMPLE_RATE
+    fade = min(max(0.6 * form.bar, 1.5), 0.3 * seconds) if form.fade else _END_RAMP_SECONDS
+    notes = tuple(n for n in writer.notes if n.start < seconds)
+    final = seconds - form.ring
+    return Score(style, form.bpm, spans, notes, length, SAMPLE_RATE, min(fade, seconds), final)
 
 
 def _rng(seed: bytes, *parts: object) -> np.random.Generator:
@@ -101,259 +51,270 @@ def _rng(seed: bytes, *parts: object) -> np.random.Generator:
     return np.random.default_rng(int.from_bytes(digest[:16], "little"))
 
 
-def _form(
-    style: Style, sections: list[Section], length_ms: int | None
-) -> tuple[float, list[_Part], float]:
-    """Return the tempo, the parts and the length in seconds."""
-    bpm = style.bpm
-    bar = 240.0 / bpm
-    words = any(s.lines for s in sections)
-    if not words and all(s.kind == "instrumental" for s in sections):
-        repeats = max(1, round(_INSTRUMENTAL_BODY_SECONDS / (12 * bar)))
-        a, b = (replace(p, bars=4 * repeats) for p in _FILL[:2])
-        parts = [_KINDS["intro"], a, b, a, _KINDS["outro"]]
-    else:
-        parts = [
-            replace(_KINDS[s.kind], bars=2 * len(s.lines) or _KINDS[s.kind].bars, lines=s.lines)
-            for s in sections
-        ]
-        if parts[0].kind != "intro":
-            parts.insert(0, _KINDS["intro"])
-        if parts[-1].kind != "outro":
-            parts.append(_KINDS["outro"])
-    if length_ms is None:
-        if sum(p.bars for p in parts) * bar > MAX_SECONDS:
-            parts = _fit(parts, math.floor(MAX_SECONDS / bar))
-        return bpm, parts, sum(p.bars for p in parts) * bar + _TAIL_SECONDS
-    seconds = length_ms / 1000
-    total = max(1, round(seconds / bar))
-    fitted = 240.0 * total / seconds
-    # A few per cent of tempo goes unnoticed and lets whole bars end exactly on the requested
-    # length; otherwise the final chord is held for whatever is left after the last whole bar.
-    if not style.bpm_explicit and abs(fitted / bpm - 1) <= _TEMPO_STRETCH:
-        bpm = fitted
-    else:
-        total = max(1, math.floor(seconds / bar))
-    return bpm, _fit(parts, total), seconds
-
-
-def _fit(parts: list[_Part], total: int) -> list[_Part]:
-    """Cut or extend the form to `total` bars; the intro and outro stay when there is room."""
-    head = parts[:1] if parts[0].kind == "intro" else []
-    tail = parts[-1:] if parts[-1].kind == "outro" and len(parts) > 1 else []
-    body = parts[len(head) : len(parts) - len(tail)]
-    room = total - sum(p.bars for p in head + tail)
-    if room < 4:
-        head, tail, room = [], [], total
-        body = body or list(_FILL)
-    fitted: list[_Part] = []
-    for part in body:
-        if room <= 0:
-            break
-        bars = min(part.bars, room)
-        fitted.append(replace(part, bars=bars, lines=part.lines[: bars // 2]))
-        room -= bars
-    index = 0
-    while room > 0:
-        bars = min(8, room)
-        fitted.append(replace(_FILL[_FILL_ORDER[index % len(_FILL_ORDER)]], bars=bars))
-        room -= bars
-        index += 1
-    return head + fitted + tail
-
-
-def _chords(parts: list[_Part], style: Style, rng: np.random.Generator) -> list[int]:
-    """One chord (a scale degree) per bar, with a cadence into the final tonic."""
-    progressions = {
-        role: options[int(rng.integers(len(options)))]
-        for (mode, role), options in _PROGRESSIONS.items()
-        if mode == style.mode
-    }
-    chords = [progressions[p.role][bar % 4] for p in parts for bar in range(p.bars)]
-    if len(chords) >= 3:
-        chords[-2] = 4 if style.mode == "major" else 6
-    chords[-1] = 0
-    return chords
-
-
 class _Writer:
     """Writes the notes of each part, bar by bar, into one list."""
 
-    def __init__(
-        self, *, style: Style, bar: float, rng: np.random.Generator, seed: bytes, chords: list[int]
-    ) -> None:
+    def __init__(self, style: Style, form: Form, seed: bytes) -> None:
         self.style = style
-        self.bar = bar
-        self.rng = rng
+        self.genre = style.genre
+        self.form = form
+        self.key = Key(style.tonic, style.mode)
+        self.bar = form.bar
         self.seed = seed
-        self.chords = chords
-        self.scale = _SCALES[style.mode]
-        # The lead's tonic sits between F#3 and F4 so that melodies stay in a vocal range.
-        self.tonic = 60 + style.tonic if style.tonic <= 5 else 48 + style.tonic
+        self.rng = _rng(seed, "performance")
+        self.chords = self._progression()
         self.notes: list[Note] = []
-        self._voicing: tuple[int, ...] = (60, 64, 67)
+        # The sung tonic sits between F#3 and F4, so that melodies stay in a vocal range.
+        self.tonic_pitch = 60 + style.tonic if style.tonic <= 5 else 48 + style.tonic
+        self.comp_voicer = Voicer(low=52, high=74)
+        self.pad_voicer = Voicer(low=57, high=79)
+        self.human = 0.0 if self.genre.name in _DRUM_MACHINES else 0.004
 
-    def part(self, part: _Part, first_bar: int, following: _Part | None) -> None:
-        """Write drums, bass, chords and melody for `part` starting at bar `first_bar`."""
-        for offset in range(part.bars):
-            index = first_bar + offset
-            last_of_part = offset == part.bars - 1
-            fill = last_of_part and following is not None and following.energy > part.energy
-            self._drums(part, index, offset, fill)
-            self._bass(part, index)
-            self._harmony(part, index)
-        if part.lines:
-            for line_index, line in enumerate(part.lines):
-                self._phrase(part, first_bar + 2 * line_index, syllable_vowels(line), line)
-        elif part.lead and part.bars >= 2:
-            motif = _rng(self.seed, "motif", part.label or part.kind)
-            counts = [int(motif.choice((5, 6, 7, 8, 10))) for _ in range(2)]
-            for pair in range(part.bars // 2):
-                # Phrases alternate between two motifs, so the tune repeats like a tune does.
-                vowels = [""] * (counts[pair % 2] + (4 if part.role == "chorus" else 0))
-                self._phrase(part, first_bar + 2 * pair, vowels, f"{part.label}{pair % 2}")
+    def write(self) -> tuple[Span, ...]:
+        """Write every part and the ending; return where each part sits."""
+        spans = []
+        first = 0
+        parts = self.form.parts
+        for index, part in enumerate(parts):
+            following = parts[index + 1] if index + 1 < len(parts) else None
+            for offset in range(part.bars):
+                bar = first + offset
+                rising = following is not None and following.level > part.level
+                self._drums(part, bar, offset, fill=rising and offset == part.bars - 1)
+                self._bass(part, bar)
+                self._comp(part, bar)
+                self._layers(part, bar)
+            self._melody(part, first)
+            start = first * self.bar
+            spans.append(
+                Span(part.kind, start, part.bars, part.energy, len(part.lines), part.level)
+            )
+            first += part.bars
+        self._ending(first)
+        return tuple(spans)
 
-    def ending(self, index: int, *, hold: float) -> None:
-        """Replace the final bar with one tonic chord held for `hold` seconds."""
-        start = index * self.bar
-        self.notes = [n for n in self.notes if n.start < start - 1e-6 or n.voice == "lead"]
-        chord = self._voice_chord(0)
-        length = hold + _TAIL_SECONDS
-        self._add("keys", start, length, chord, 0.7)
-        self._add("pad", start, length, chord, 0.5)
-        self._add("bass", start, length, (self._bass_root(0),), 0.8)
-        if self.style.drums:
-            self._add("kick", start, 0.3, (0,), self.style.drums)
-            self._add("crash", start, 2.0, (0,), 0.8 * self.style.drums)
+    def _progression(self) -> list[int]:
+        """One chord (a scale degree) per bar, closing with a dominant and the tonic."""
+        rng = _rng(self.seed, "chords")
+        chosen = {
+            role: choices[int(rng.integers(len(choices)))]
+            for (mode, role), choices in self.genre.chords.items()
+            if mode == self.style.mode
+        }
+        chords = [chosen[p.role][bar % 4] for p in self.form.parts for bar in range(p.bars)]
+        if chords:
+            chords[-1] = 4
+        return [*chords, 0]
 
-    def _add(
-        self, voice: str, start: float, length: float, pitches: tuple[float, ...], vel: float
-    ) -> None:
-        for pitch in pitches:
-            self.notes.append(Note(voice, start, length, pitch, vel))
+    # Timing and dynamics.
 
-    def _step(self, index: int, step: float) -> float:
-        swing = self.style.swing if int(step) % 2 else 0.0
-        return (index + (step + swing) / 16) * self.bar
+    def _time(self, bar: int, step: float) -> float:
+        unit = self.genre.swing_unit
+        if step == int(step) and int(step) % (2 * unit) == unit:
+            step += self.genre.swing * unit
+        jitter = self.human * float(self.rng.standard_normal()) if self.human else 0.0
+        return max(0.0, (bar + step / 16) * self.bar + jitter)
 
-    def _jitter(self, velocity: float) -> float:
-        return float(np.clip(velocity * (1 + 0.08 * self.rng.standard_normal()), 0.05, 1.0))
+    def _velocity(self, level: float) -> float:
+        return float(np.clip(level * (1 + 0.06 * self.rng.standard_normal()), 0.05, 1.0))
 
-    def _drums(self, part: _Part, index: int, offset: int, fill: bool) -> None:
-        level = self.style.drums
-        if not level:
+    def _add(self, voice: str, start: float, length: float, pitch: float, vel: float) -> None:
+        self.notes.append(Note(voice, start, max(length, 0.01), pitch, vel))
+
+    # The band.
+
+    def _drums(self, part: Part, bar: int, offset: int, *, fill: bool) -> None:
+        if not self.genre.kit:
             return
-        e = part.energy
-        kicks, snares, hats = _drum_pattern(part, e, offset, self.style.mood == "happy")
-        if fill:
-            snares = sorted({*snares, 12, 13, 14, 15})
-            hats = [h for h in hats if h < 12]
-        for step in kicks:
-            self._add("kick", self._step(index, step), 0.3, (0,), self._jitter(level * 0.95))
-        for step in snares:
-            vel = level * (0.55 + 0.4 * e) * (0.75 + 0.25 * step / 16 if fill else 1)
-            self._add("snare", self._step(index, step), 0.25, (0,), self._jitter(vel))
-        for step in hats:
-            accent = 1.0 if step % 4 == 0 else 0.7 if step % 2 == 0 else 0.5
-            # A couple of milliseconds either way: a drummer is never exactly on the grid.
-            start = self._step(index, step) + 0.002 * float(self.rng.standard_normal())
-            self._add("hat", max(start, 0.0), 0.08, (0,), self._jitter(level * 0.5 * accent))
-        if e >= 0.75 and offset % 2 == 1:
-            self._add("open_hat", self._step(index, 14), 0.3, (0,), self._jitter(level * 0.4))
-        if offset == 0 and e >= 0.75:
-            self._add("crash", index * self.bar, 2.0, (0,), level * 0.6)
+        level = 0 if part.kind in ("break", "transition") else part.level
+        for drum, patterns in self.genre.drums.items():
+            pattern = patterns[level]
+            if part.kind == "build_up" and drum in ("snare", "clap", "tom"):
+                rate = 4 if offset < part.bars // 2 else 2 if offset < part.bars - 1 else 1
+                pattern = "".join("x" if s % rate == 0 else "." for s in range(16))
+            elif fill and drum in ("snare", "tom"):
+                pattern = pattern[:12] + "xxxx"
+            elif fill and drum in ("hat", "ride", "shaker"):
+                pattern = pattern[:12] + "...."
+            for step, mark in enumerate(pattern):
+                if mark != ".":
+                    vel = _ACCENTS[mark] * part.energy * (0.7 + 0.3 * step / 16 if fill else 1)
+                    self._add(drum, self._time(bar, step), 0.1, 0, self._velocity(vel))
+        if offset == 0 and part.level == 2:
+            self._add("crash", bar * self.bar, 1.0, 0, 0.8 * part.energy)
 
-    def _bass(self, part: _Part, index: int) -> None:
-        root = self._bass_root(self.chords[index])
-        fifth = root + 7
-        e = part.energy
-        sixteenth = self.bar / 16
-        pattern: tuple[tuple[int, int, int], ...]  # (step, sixteenths, pitch)
-        if e < 0.4:
-            pattern = ((0, 16, root),)
-        elif e < 0.75:
-            pattern = ((0, 6, root), (6, 2, root), (8, 6, fifth), (14, 2, root + 12))
-        else:
-            offsets = (0, 0, 12, 0, 7, 0, 12, 0)
-            pattern = tuple((2 * i, 2, root + o) for i, o in enumerate(offsets))
-        for step, length, pitch in pattern:
-            start = self._step(index, step)
-            self._add("bass", start, length * sixteenth * 0.9, (pitch,), self._jitter(0.75))
+    def _chord_classes(self, bar: int) -> tuple[int, ...]:
+        return self.key.chord_classes(self.chords[bar], sevenths=self.genre.sevenths)
 
-    def _harmony(self, part: _Part, index: int) -> None:
-        chord = self._voice_chord(self.chords[index])
-        e = part.energy
+    def _bass(self, part: Part, bar: int) -> None:
+        genre = self.genre
+        classes = self._chord_classes(bar)
+        root = self.key.root(self.chords[bar], low=48 if genre.bass == "piano" else 35)
         sixteenth = self.bar / 16
-        calm = self.style.mood == "calm" or not self.style.drums
-        if calm or e < 0.4:
-            hits: tuple[tuple[int, int], ...] = ((0, 16),)
-        elif e < 0.75:
-            hits = ((0, 7), (8, 5), (14, 2))
+        if genre.bass_style == "walk":
+            hits = self._walk(part, bar, root)
+        elif genre.bass_style == "boom":
+            hits = self._boom(part, root)
         else:
-            hits = ((0, 3), (3, 3), (6, 4), (10, 2), (12, 4))
+            hits = tuple(
+                (step, length, root + _interval(classes, iv))
+                for step, length, iv in BASS[genre.bass_style][part.level]
+            )
+        legato = 1.0 if genre.bass_style in ("drone", "alberti") else 0.9
+        for step, length, pitch in hits:
+            vel = self._velocity(0.8 * part.energy)
+            start = self._time(bar, step)
+            self._add(genre.bass, start, length * sixteenth * legato, pitch, vel)
+
+    def _boom(self, part: Part, root: int) -> tuple[tuple[int, int, int], ...]:
+        kicks = self.genre.drums.get("kick", ("x" + "." * 15,) * 3)[part.level]
+        steps = [s for s, mark in enumerate(kicks) if mark != "."] or [0]
+        # Folk basses alternate root and fifth; the others walk up to the third now and then.
+        other = 7 if self.genre.name == "folk" else 3 if part.level == 2 else 0
+        ends = [*steps[1:], 16]
+        return tuple(
+            (s, e - s, root + (other if i % 2 else 0))
+            for i, (s, e) in enumerate(zip(steps, ends, strict=True))
+        )
+
+    def _walk(self, part: Part, bar: int, root: int) -> tuple[tuple[int, int, int], ...]:
+        classes = self._chord_classes(bar)
+        if part.level == 0:
+            return ((0, 8, root), (8, 8, root + _interval(classes, 7)))
+        target = self.key.root(self.chords[min(bar + 1, len(self.chords) - 1)], low=35)
+        rng = _rng(self.seed, "walk", bar)
+        third = root + _interval(classes, 16) - 12
+        fifth = root + _interval(classes, 7)
+        # Root, a chord tone, another, then a half step into the next bar's root.
+        approach = target + (1 if rng.random() < 0.5 else -1)
+        second = third if rng.random() < 0.6 else fifth
+        return ((0, 4, root), (4, 4, second), (8, 4, fifth), (12, 4, approach))
+
+    def _comp(self, part: Part, bar: int) -> None:
+        genre = self.genre
+        hits = COMP[genre.comp_style][part.level]
+        if not hits:
+            return
+        chord = self._voicing(bar)
+        sixteenth = self.bar / 16
+        short = 0.45 if genre.comp_style == "chug" and part.level == 1 else 0.95
         for step, length in hits:
-            vel = self._jitter(0.35 + 0.3 * e)
-            self._add("keys", self._step(index, step), length * sixteenth * 0.95, chord, vel)
-        if calm or e >= 0.75:
-            self._add("pad", index * self.bar, self.bar, chord, 0.3 + 0.4 * e)
+            vel = self._velocity((0.55 + 0.35 * (step % 4 == 0)) * part.energy)
+            start = self._time(bar, step)
+            if genre.comp_style == "strum":
+                self._strum(start, length * sixteenth, chord, vel, up=step in UPSTROKE_STEPS)
+                continue
+            for pitch in chord:
+                self._add(genre.comp, start, length * sixteenth * short, pitch, vel)
 
-    def _phrase(self, part: _Part, first_bar: int, vowels: list[str], key: str) -> None:
-        if first_bar >= len(self.chords):
+    def _voicing(self, bar: int) -> tuple[int, ...]:
+        classes = self._chord_classes(bar)
+        if self.genre.comp_style == "chug":
+            root = self.key.root(self.chords[bar], low=40)
+            # A power chord with the third on top: the mode stays audible under the drive.
+            return (root, root + _interval(classes, 7), root + 12, root + _interval(classes, 16))
+        chord = self.comp_voicer.voice(classes)
+        if self.genre.comp_style == "strum":
+            return (self.key.root(self.chords[bar], low=40), *chord)
+        return chord
+
+    def _strum(self, start: float, length: float, chord: tuple[int, ...], vel: float, *, up: bool):
+        # A pick crosses the strings a few milliseconds apart, downwards or upwards.
+        order = chord[::-1] if up else chord
+        for index, pitch in enumerate(order):
+            delay = 0.008 * index
+            self._add(
+                self.genre.comp, start + delay, length - delay, pitch, vel * (0.7 if up else 1)
+            )
+
+    def _layers(self, part: Part, bar: int) -> None:
+        """The pad and the arpeggio: extra layers that make a chorus fuller than a verse."""
+        genre = self.genre
+        always = genre.name == "ambient"
+        if genre.pad and (part.level == 2 or always):
+            chord = self.pad_voicer.voice(self._chord_classes(bar))
+            for pitch in chord:
+                self._add(genre.pad, bar * self.bar, self.bar, pitch, 0.6 * part.energy)
+        if genre.arp and (part.level == 2 or always):
+            self._arpeggio(part, bar)
+
+    def _arpeggio(self, part: Part, bar: int) -> None:
+        classes = self._chord_classes(bar)
+        base = 72 if self.genre.arp == "glass" else 60
+        tones = sorted(base + (pc - base) % 12 for pc in classes[:3])
+        tones += [p + 12 for p in tones]
+        sixteenth = self.bar / 16
+        rate = 2 if self.genre.arp in ("glass", "strings_short") else 1
+        for index, step in enumerate(range(0, 16, rate)):
+            pitch = tones[(index * 2 if rate == 2 else index) % len(tones)]
+            vel = self._velocity((0.75 if step % 4 == 0 else 0.55) * part.energy)
+            self._add(
+                self.genre.arp or "", self._time(bar, step), rate * sixteenth * 0.9, pitch, vel
+            )
+
+    def _melody(self, part: Part, first_bar: int) -> None:
+        if part.lines:
+            for index, line in enumerate(part.lines):
+                self._phrase(part, first_bar + 2 * index, syllable_vowels(line), line, sung=True)
             return
-        pair = (self.chords[first_bar], self.chords[min(first_bar + 1, len(self.chords) - 1)])
+        if not part.lead or part.bars < 2:
+            return
+        motif = _rng(self.seed, "motif", part.label or part.kind)
+        counts = [int(motif.choice((5, 6, 7, 8))) for _ in range(2)]
+        for pair in range(part.bars // 2):
+            # Phrases alternate between two motifs, so the tune repeats like a tune does.
+            vowels = [""] * (counts[pair % 2] + (3 if part.level == 2 else 0))
+            key = f"{part.label}{pair % 2}"
+            self._phrase(part, first_bar + 2 * pair, vowels, key, sung=False)
+
+    def _phrase(self, part: Part, first_bar: int, vowels: list[str], key: str, *, sung: bool):
+        if first_bar >= len(self.chords) - 1:
+            return
+        pair = (self.chords[first_bar], self.chords[min(first_bar + 1, len(self.chords) - 2)])
         # Seeded by the words and their chords: a repeated chorus line gets the same tune.
         rng = _rng(self.seed, "phrase", key, pair, part.role)
-        center = 4 if part.role == "chorus" else 2
+        centre = 4 if part.level == 2 else 2
+        voice = "voice" if sung else self.genre.lead
+        octave = 0 if sung else _LEAD_OCTAVE.get(voice, 0)
         sixteenth = self.bar / 16
-        velocity = 0.7 + 0.3 * part.energy
-        for note in phrase(rng, vowels=vowels, chords=pair, center=center):
-            start = self._step(first_bar, note.step)
+        velocity = 0.85 * part.energy
+        for note in phrase(rng, vowels=vowels, chords=pair, center=centre):
+            start = self._time(first_bar, note.step)
             length = note.length * sixteenth * 0.92
-            pitch = self._degree_pitch(note.degree)
-            self.notes.append(Note("lead", start, length, pitch, velocity, note.vowel))
-            if part.energy >= 0.75:
-                below = self._degree_pitch(note.degree - 2)  # a third below, in the key
-                self.notes.append(Note("harmony", start, length, below, 0.5 * velocity))
+            pitch = self.key.degree_pitch(note.degree, self.tonic_pitch) + octave
+            self.notes.append(Note(voice, start, length, pitch, velocity, note.vowel))
+            if part.level == 2:
+                below = self.key.degree_pitch(note.degree - 2, self.tonic_pitch) + octave
+                harmony = "harmony" if sung else voice
+                self.notes.append(Note(harmony, start, length, below, 0.5 * velocity, note.vowel))
 
-    def _degree_pitch(self, degree: int) -> int:
-        octave, index = divmod(degree, 7)
-        return self.tonic + 12 * octave + self.scale[index]
-
-    def _bass_root(self, degree: int) -> int:
-        return 36 + (self.style.tonic + self.scale[degree % 7]) % 12
-
-    def _voice_chord(self, degree: int) -> tuple[int, ...]:
-        """A close triad between E3 and C5 that moves as little as possible from the last one."""
-        pcs = [(self.style.tonic + self.scale[(degree + k) % 7]) % 12 for k in (0, 2, 4)]
-        best: tuple[int, ...] = ()
-        best_cost = math.inf
-        for rotation in range(3):
-            order = pcs[rotation:] + pcs[:rotation]
-            for low in range(52, 65):
-                if low % 12 != order[0]:
-                    continue
-                voicing = [low]
-                for pc in order[1:]:
-                    voicing.append(voicing[-1] + (pc - voicing[-1]) % 12)
-                cost = sum(abs(a - b) for a, b in zip(voicing, self._voicing, strict=True))
-                if voicing[-1] <= 72 and cost < best_cost:
-                    best, best_cost = tuple(voicing), cost
-        self._voicing = best
-        return best
+    def _ending(self, bar: int) -> None:
+        """The closing tonic chord on the downbeat of `bar`, ringing out by the very end."""
+        start = bar * self.bar
+        ring = self.form.ring - _END_RAMP_SECONDS
+        self.notes = [n for n in self.notes if n.start < start - 1e-6 or n.voice in ("voice",)]
+        genre = self.genre
+        chord = self._voicing(bar)
+        for voice, pitches, vel in (
+            (genre.comp, chord, 0.8),
+            (genre.pad, self.pad_voicer.voice(self._chord_classes(bar)), 0.5),
+            (genre.bass, (self.key.root(0, low=48 if genre.bass == "piano" else 35),), 0.9),
+        ):
+            if voice:
+                held = max(0.05, ring - release_seconds(voice))
+                for pitch in pitches:
+                    self._add(voice, start, held, pitch, vel)
+        if genre.kit:
+            self._add("kick", start, 0.1, 0, 0.9)
+            self._add("crash", start, 1.0, 0, 0.8)
 
 
-def _drum_pattern(
-    part: _Part, energy: float, offset: int, dance: bool
-) -> tuple[list[int], list[int], list[int]]:
-    """Kick, snare and hat steps (sixteenths) for one bar."""
-    if part.kind == "build_up":
-        rate = 4 if offset < part.bars // 2 else 2 if offset < part.bars - 1 else 1
-        return [0], list(range(0, 16, rate)), list(range(0, 16, 4))
-    if part.kind in ("break", "transition"):
-        return [], [], list(range(0, 16, 4))
-    if energy < 0.4:
-        return [0], [], list(range(0, 16, 4))
-    if energy < 0.75:
-        return [0, 8] + ([10] if offset % 2 else []), [4, 12], list(range(0, 16, 2))
-    kicks = [0, 4, 8, 12] if dance else [0, 6, 8, 11]
-    return kicks, [4, 12], list(range(16))
+def _interval(classes: tuple[int, ...], interval: int) -> int:
+    """Semitones above the chord root for 0 (root), 3 (third), 7 (fifth), 12, 16 (tenth)."""
+    if interval == 3:
+        return (classes[1] - classes[0]) % 12
+    if interval == 7:
+        return (classes[2] - classes[0]) % 12
+    if interval == 16:
+        return 12 + (classes[1] - classes[0]) % 12
+    return interval

@@ -6,21 +6,20 @@ from common.audio.synth.style import Style
 
 SAMPLE_RATE = 44100
 
-# Voices the renderer knows. Drums are one-shots; the rest are pitched (MIDI note numbers).
-DRUM_VOICES = frozenset({"kick", "snare", "hat", "open_hat", "crash"})
-PITCHED_VOICES = frozenset({"bass", "keys", "pad", "lead", "harmony"})
-
 
 @dataclass(frozen=True)
 class Note:
-    """One event: `start` and `duration` in seconds, `pitch` as a MIDI note, `velocity` 0..1."""
+    """One event: `start` and `duration` in seconds, `pitch` as a MIDI note, `velocity` 0..1.
+
+    `voice` names a pitched instrument (see `voices.INSTRUMENTS`) or a drum of the piece's kit.
+    """
 
     voice: str
     start: float
     duration: float
     pitch: float
     velocity: float
-    vowel: str = ""  # for sung notes, the syllable's vowel colours the lead's timbre
+    vowel: str = ""  # for sung notes, the syllable's vowel colours the voice's timbre
 
 
 @dataclass(frozen=True)
@@ -32,6 +31,7 @@ class Span:
     bars: int
     energy: float
     sung_lines: int
+    level: int  # 0 sparse (intro, outro, breaks), 1 verse-like, 2 chorus-like
 
 
 @dataclass(frozen=True)
@@ -44,7 +44,8 @@ class Score:
     notes: tuple[Note, ...]
     length_samples: int
     sample_rate: int
-    fade_out: float  # seconds of fade at the very end
+    fade_out: float  # seconds of fade at the very end; 0 when the piece ends on its own
+    final_chord: float  # seconds: where the closing tonic chord starts
 
     @property
     def bar_seconds(self) -> float:

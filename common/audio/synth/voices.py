@@ -1,24 +1,107 @@
-"""The instruments: each turns one note into a mono waveform with smooth edges."""
+"""The pitched instruments: each turns one note into a mono waveform with smooth edges.
+
+An instrument is a recipe rather than a bare oscillator: two band-limited spectra (a steady one
+and a bright one that dies away after the attack, which is how a plucked or struck string's
+filter closes), an amplitude envelope, and optionally a detuned second layer, vibrato, a pitch
+glide, saturation, a noise burst at the onset, or two-operator FM for bells and electric pianos.
+Oscillators read single-cycle wavetables with a 32-bit phase accumulator, so a note costs the
+same few array operations however many harmonics its spectrum has.
+"""
 
 import functools
-from collections.abc import Callable
+import math
+from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
 from common.audio.synth.score import SAMPLE_RATE
 
 SR = SAMPLE_RATE
-_TWO_PI = 2 * np.pi
-_HARMONIC_CEILING = 9000.0  # Hz; higher partials only add hiss (and would alias near Nyquist)
-# Formants (Hz, relative level) of sung vowels; the lead's harmonics are weighted by them.
-_FORMANTS = {
+_TABLE_BITS = 12
+_TABLE = 1 << _TABLE_BITS
+_SHIFT = np.uint32(32 - _TABLE_BITS)
+# Highest partial. Keeping the whole mix below ~13 kHz keeps inter-sample peaks small, so the
+# limiter's sample ceiling and the true peak stay close.
+_CEILING_HZ = 12000.0
+# Formants (Hz, relative level) of sung vowels; the voice's harmonics are weighted by them.
+FORMANTS = {
     "a": ((800, 1.0), (1200, 0.6), (2800, 0.15)),
     "e": ((450, 1.0), (1900, 0.5), (2600, 0.2)),
     "i": ((300, 1.0), (2300, 0.4), (3000, 0.2)),
     "o": ((500, 1.0), (850, 0.6), (2600, 0.1)),
     "u": ((330, 1.0), (750, 0.4), (2400, 0.05)),
 }
-RELEASE = {"bass": 0.04, "keys": 0.12, "pad": 0.45, "lead": 0.07, "harmony": 0.07}
+_SAX = ((700, 1.0), (1500, 0.7), (2700, 0.25))
+
+
+@dataclass(frozen=True)
+class Instrument:
+    """A recipe for one instrument's notes."""
+
+    tilt: float  # steady spectrum: harmonic k has weight 1 / k**tilt
+    bright: float  # level of the bright layer (harmonics with 1 / k**0.8) at the attack
+    brightness: float  # seconds in which the bright layer dies away
+    attack: float
+    decay: float  # seconds; time constant of the fall to `sustain`
+    sustain: float
+    release: float
+    harmonics: int = 16
+    odd: float = 1.0  # weight of the even harmonics relative to the odd (0.3: hollow, clarinet)
+    detune: float = 0.0  # cents of a second, detuned layer (0: none)
+    vibrato: float = 0.0  # depth in semitones, fading in after the onset
+    drive: float = 0.0  # tanh saturation
+    noise: float = 0.0  # level of a short noise burst at the onset (pick, breath, hammer)
+    glide: float = 0.0  # semitones the pitch falls from at the onset
+    sub: float = 0.0  # level of a sine an octave below
+    fm: tuple[float, float, float] = (0.0, 0.0, 0.0)  # modulator ratio, index at onset, at rest
+    formants: tuple[tuple[int, float], ...] = ()
+    key_decay: bool = False  # higher notes die away sooner, as on a piano
+
+
+def _i(
+    tilt: float,
+    bright: float,
+    brightness: float,
+    attack: float,
+    decay: float,
+    sustain: float,
+    release: float,
+    **extra: Any,
+) -> Instrument:
+    # Positional, so that the table below reads as a table.
+    return Instrument(tilt, bright, brightness, attack, decay, sustain, release, **extra)
+
+
+INSTRUMENTS: dict[str, Instrument] = {
+    "piano": _i(1.6, 1.0, 0.12, 0.002, 0.9, 0.08, 0.18, detune=2.5, noise=0.05, key_decay=True),
+    "epiano": _i(1.0, 0.0, 0.0, 0.003, 1.2, 0.25, 0.15, fm=(1.0, 1.6, 0.25)),
+    "bell": _i(1.0, 0.0, 0.0, 0.002, 1.1, 0.0, 0.4, fm=(3.0, 2.2, 0.2)),
+    "glass": _i(1.0, 0.0, 0.0, 0.004, 0.9, 0.0, 0.5, fm=(2.0, 1.2, 0.1)),
+    "pluck": _i(1.4, 1.2, 0.07, 0.002, 0.3, 0.05, 0.1),
+    "supersaw": _i(1.05, 0.4, 0.2, 0.008, 1.5, 0.7, 0.22, harmonics=24, detune=14.0),
+    "pad_warm": _i(2.2, 0.0, 0.0, 0.35, 3.0, 0.9, 0.6, harmonics=8, detune=8.0),
+    "pad_bright": _i(1.3, 0.0, 0.0, 0.3, 3.0, 0.9, 0.5, harmonics=18, detune=11.0),
+    "pad_air": _i(2.8, 0.0, 0.0, 0.9, 4.0, 0.9, 1.0, harmonics=6, detune=6.0),
+    "strings": _i(1.25, 0.0, 0.0, 0.22, 3.0, 0.9, 0.35, harmonics=20, detune=9.0, vibrato=0.1),
+    "strings_lead": _i(1.2, 0.2, 0.3, 0.06, 3.0, 0.85, 0.25, harmonics=20, vibrato=0.14),
+    "strings_short": _i(1.3, 0.6, 0.05, 0.004, 0.12, 0.0, 0.05, harmonics=20),
+    "brass": _i(1.0, 0.0, 0.0, 0.07, 2.0, 0.8, 0.2, harmonics=20, drive=1.6, detune=5.0),
+    "guitar_acoustic": _i(1.5, 1.3, 0.1, 0.001, 0.7, 0.05, 0.08, noise=0.25, key_decay=True),
+    "guitar_drive": _i(1.5, 0.0, 0.0, 0.004, 2.0, 0.7, 0.06, harmonics=8, drive=1.6, detune=7.0),
+    "guitar_lead": _i(1.7, 0.3, 0.2, 0.01, 2.0, 0.8, 0.1, harmonics=8, drive=1.5, vibrato=0.2),
+    "sax": _i(0.8, 0.3, 0.15, 0.035, 2.0, 0.75, 0.08, harmonics=20, vibrato=0.12, formants=_SAX),
+    "whistle": _i(3.0, 0.0, 0.0, 0.05, 2.0, 0.85, 0.1, harmonics=4, vibrato=0.1, noise=0.05),
+    "voice": _i(1.0, 0.0, 0.0, 0.03, 1.5, 0.75, 0.08, harmonics=24, vibrato=0.15),
+    "bass_finger": _i(1.8, 0.8, 0.09, 0.004, 0.7, 0.45, 0.05, harmonics=10),
+    "bass_pick": _i(1.4, 1.0, 0.06, 0.002, 0.6, 0.5, 0.04, harmonics=12, drive=1.2),
+    "bass_round": _i(2.6, 0.3, 0.06, 0.008, 0.9, 0.4, 0.06, harmonics=6),
+    "bass_808": _i(6.0, 0.0, 0.0, 0.002, 1.2, 0.45, 0.08, harmonics=2, drive=1.5, glide=2.0),
+    "bass_upright": _i(1.9, 0.8, 0.05, 0.004, 0.45, 0.15, 0.06, harmonics=8, noise=0.08),
+    "bass_saw": _i(1.0, 1.4, 0.08, 0.003, 0.5, 0.55, 0.05, harmonics=14, sub=0.6),
+    "bass_sub": _i(4.0, 0.0, 0.0, 0.4, 4.0, 0.9, 0.8, harmonics=3),
+    "bass_strings": _i(1.4, 0.0, 0.0, 0.05, 3.0, 0.9, 0.2, harmonics=16, detune=6.0),
+}
 
 
 def midi_hz(pitch: float) -> float:
@@ -26,147 +109,135 @@ def midi_hz(pitch: float) -> float:
     return 440.0 * 2.0 ** ((pitch - 69.0) / 12.0)
 
 
-def render_note(voice: str, pitch: float, samples: int, vowel: str = "") -> np.ndarray:
-    """Return one note of `voice` held for `samples`, release included, as float32."""
-    if voice in _DRUM_MAKERS:
-        return _drum(voice)
-    release = int(RELEASE[voice] * SR)
+def release_seconds(instrument: str) -> float:
+    """How long a note of `instrument` rings on after it is let go."""
+    return INSTRUMENTS[instrument].release
+
+
+def render_note(instrument: str, pitch: float, samples: int, vowel: str = "") -> np.ndarray:
+    """Return one note held for `samples`, release included, as float32 from 0 back to 0."""
+    spec = INSTRUMENTS[instrument]
+    release = int(spec.release * SR)
     total = samples + release
     hz = midi_hz(pitch)
-    if voice == "bass":
-        wave = _harmonics(_phase(hz, total), (1.0, 0.3, 0.12))
-        env = _envelope(samples, release, attack=0.006, decay=0.25, sustain=0.6)
-    elif voice == "keys":
-        # Two-operator FM (1:1) whose index falls: a bright tine that mellows, like an e-piano.
-        phase = _phase(hz, total)
-        index = 0.3 + 1.4 * np.exp(_seconds(total) / np.float32(-0.25))
-        wave = np.sin(phase + index * np.sin(phase))
-        env = _envelope(samples, release, attack=0.004, decay=1.2, sustain=0.3)
-    elif voice == "pad":
-        wave = np.sin(_phase(hz * 1.004, total)) + np.sin(_phase(hz * 0.996, total))
-        wave = 0.5 * wave + _harmonics(_phase(hz, total), (0.0, 0.3, 0.12))
-        env = _envelope(samples, release, attack=0.25, decay=None, sustain=1.0)
+    t = np.arange(total, dtype=np.float32) * np.float32(1 / SR)
+    turns = _turns(hz, total, spec, t)
+    if spec.fm[0]:
+        wave = _fm(turns, hz, spec, t)
     else:
-        phase = _phase(hz, total) + _vibrato(hz, _seconds(total))
-        wave = _harmonics(phase, _lead_weights(hz, vowel))
-        attack = 0.02 if vowel else 0.008
-        env = _envelope(samples, release, attack=attack, decay=1.5, sustain=0.7)
-    return (wave * env).astype(np.float32, copy=False)
+        wave = _tone(turns, hz, spec, vowel, t)
+        if spec.detune:
+            # A second player a few cents sharp: the slow beating is what makes a section.
+            wide = _turns(hz * 2 ** (spec.detune / 1200), total, spec, t) + np.uint32(1 << 30)
+            wave = 0.6 * wave + 0.6 * _tone(wide, hz, spec, vowel, t)
+    if spec.sub:
+        wave += np.float32(spec.sub) * _sine()[_turns(hz / 2, total, spec, t) >> _SHIFT]
+    if spec.noise:
+        wave += _onset_noise(total, spec.noise, int(pitch))
+    if spec.drive:
+        drive = np.float32(spec.drive)
+        wave = np.tanh(drive * wave) / np.tanh(drive)
+    decay = spec.decay * (2 ** ((60 - pitch) / 24) if spec.key_decay else 1.0)
+    wave *= _envelope(samples, release, spec.attack, decay, spec.sustain)
+    return wave.astype(np.float32, copy=False)
 
 
-def _seconds(samples: int) -> np.ndarray:
-    return np.arange(samples, dtype=np.float32) / np.float32(SR)
-
-
-def _phase(hz: float, samples: int) -> np.ndarray:
-    """Phase of a steady tone in radians, wrapped to [0, 2*pi), as float32.
-
-    A 32-bit phase accumulator (as in a hardware oscillator) wraps for free in unsigned integer
-    arithmetic; float32 sine is then both exact enough and many times faster than float64.
-    """
+def _turns(hz: float, samples: int, spec: Instrument, t: np.ndarray) -> np.ndarray:
+    """Phase as a 32-bit fraction of a turn: wraps for free, as in a hardware oscillator."""
     increment = np.uint32(round(hz / SR * 2**32) % 2**32)
     turns = np.arange(samples, dtype=np.uint32) * increment
-    return turns.astype(np.float32) * np.float32(_TWO_PI / 2**32)
+    bend = np.zeros(0, dtype=np.float32)
+    if spec.vibrato:
+        # About 5.5 Hz, fading in after the onset as a singer's or a violinist's does; this is
+        # the integral of the frequency wobble, in turns.
+        depth = np.float32(hz * spec.vibrato * math.log(2) / 12 / (2 * np.pi * 5.5))
+        bend = (
+            depth * np.clip((t - 0.15) / 0.3, 0, 1) * (1 - np.cos(np.float32(2 * np.pi * 5.5) * t))
+        )
+    if spec.glide:
+        # The pitch falls from `glide` semitones above; this is the integral of that fall.
+        tau = np.float32(0.05)
+        fall = np.float32(hz * spec.glide * math.log(2) / 12) * tau * (1 - np.exp(-t / tau))
+        bend = fall if not len(bend) else bend + fall
+    if len(bend):
+        turns += (np.mod(bend, 1.0) * np.float32(2**32)).astype(np.int64).astype(np.uint32)
+    return turns
 
 
-def _envelope(
-    held: int, release: int, *, attack: float, decay: float | None, sustain: float
-) -> np.ndarray:
+def _tone(turns: np.ndarray, hz: float, spec: Instrument, vowel: str, t: np.ndarray) -> np.ndarray:
+    count = max(1, min(spec.harmonics, int(_CEILING_HZ // hz)))
+    index = turns >> _SHIFT
+    weights = _weights(spec, count, round(hz), vowel)
+    steady = _table(weights, 0)[index]
+    if not spec.bright:
+        return steady
+    bright = _table(weights, 1)[index]
+    return steady + bright * np.exp(t * np.float32(-1 / spec.brightness))
+
+
+def _fm(turns: np.ndarray, hz: float, spec: Instrument, t: np.ndarray) -> np.ndarray:
+    ratio, start, rest = spec.fm
+    sine = _sine()
+    modulator = sine[_turns(hz * ratio, len(turns), spec, t) >> _SHIFT]
+    index = np.float32(rest) + np.float32(start - rest) * np.exp(t * np.float32(-1 / 0.3))
+    offset = (index * modulator * np.float32(2**32 / (2 * np.pi))).astype(np.int64)
+    return sine[(turns + offset.astype(np.uint32)) >> _SHIFT]
+
+
+def _weights(spec: Instrument, count: int, hz: int, vowel: str) -> tuple[float, ...]:
+    k = np.arange(1, count + 1, dtype=np.float64)
+    steady = 1.0 / k**spec.tilt
+    steady[1::2] *= spec.odd
+    formants = FORMANTS[vowel] if vowel else spec.formants
+    if formants:
+        shaped = 0.15 / k
+        for formant, level in formants:
+            shaped = shaped + level / (1 + ((k * hz - formant) / 150.0) ** 2)
+        steady = shaped / shaped.max()
+    return tuple(steady.round(4)) + tuple((spec.bright / k**0.8).round(4))
+
+
+@functools.cache
+def _table(weights: tuple[float, ...], layer: int) -> np.ndarray:
+    """One cycle of the steady (layer 0) or bright (layer 1) spectrum, peak-normalised."""
+    count = len(weights) // 2
+    spectrum = np.zeros(_TABLE // 2 + 1, dtype=np.complex128)
+    part = np.asarray(weights[layer * count : (layer + 1) * count])
+    spectrum[1 : count + 1] = -1j * part * _TABLE / 2  # sines
+    cycle = np.fft.irfft(spectrum, _TABLE)
+    steady = np.asarray(weights[:count])
+    norm = float(np.abs(np.fft.irfft(_sines(steady), _TABLE)).max()) or 1.0
+    return (cycle / norm).astype(np.float32)
+
+
+def _sines(weights: np.ndarray) -> np.ndarray:
+    spectrum = np.zeros(_TABLE // 2 + 1, dtype=np.complex128)
+    spectrum[1 : len(weights) + 1] = -1j * weights * _TABLE / 2
+    return spectrum
+
+
+@functools.cache
+def _sine() -> np.ndarray:
+    return np.sin(2 * np.pi * np.arange(_TABLE) / _TABLE).astype(np.float32)
+
+
+def _onset_noise(samples: int, level: float, seed: int) -> np.ndarray:
+    length = min(samples, int(0.03 * SR))
+    burst = np.random.default_rng(seed).uniform(-1, 1, length + 1)
+    burst = np.diff(burst) * np.exp(-np.arange(length) / (0.006 * SR))
+    out = np.zeros(samples, dtype=np.float32)
+    out[:length] = level * burst
+    return out
+
+
+def _envelope(held: int, release: int, attack: float, decay: float, sustain: float) -> np.ndarray:
     """Raised-cosine attack, exponential decay to `sustain`, raised-cosine release to zero."""
     env = np.ones(held + release, dtype=np.float32)
     rise = max(1, min(int(attack * SR), held))
     env[:rise] = 0.5 - 0.5 * np.cos(np.arange(rise, dtype=np.float32) * np.float32(np.pi / rise))
-    if decay is not None:
-        fall = np.exp(_seconds(held) / np.float32(-decay))
-        env[:held] *= np.float32(sustain) + np.float32(1 - sustain) * fall
+    fall = np.exp(np.arange(held, dtype=np.float32) * np.float32(-1 / (decay * SR)))
+    env[:held] *= np.float32(sustain) + np.float32(1 - sustain) * fall
     level = env[held - 1] if held else 0.0
     ramp = np.arange(1, release + 1, dtype=np.float32) * np.float32(np.pi / max(release, 1))
     env[held:] = level * (0.5 + 0.5 * np.cos(ramp))
     return env
-
-
-def _harmonics(phase: np.ndarray, weights: tuple[float, ...] | np.ndarray) -> np.ndarray:
-    """Sum of sin(k * phase) * weights[k-1], by the Chebyshev recurrence: one sin and one cos."""
-    s1 = np.sin(phase)
-    two_cos = 2 * np.cos(phase)
-    out = np.float32(weights[0]) * s1
-    previous, current = np.zeros_like(s1), s1
-    for weight in weights[1:]:
-        previous, current = current, two_cos * current - previous
-        if weight:
-            out += np.float32(weight) * current
-    return out
-
-
-def _vibrato(hz: float, t: np.ndarray) -> np.ndarray:
-    # About ±20 cents at 5.5 Hz, fading in after the onset as a singer's does; this is the
-    # integral of that frequency wobble, in radians.
-    depth = np.float32(hz * 0.012 / 5.5) * np.clip((t - 0.15) / 0.3, 0, 1)
-    return depth * (1 - np.cos(np.float32(_TWO_PI * 5.5) * t))
-
-
-def _lead_weights(hz: float, vowel: str) -> np.ndarray:
-    count = max(1, min(12, int(_HARMONIC_CEILING // hz)))
-    k = np.arange(1, count + 1)
-    if not vowel:
-        return 1.0 / k**1.6  # an instrument: a soft, hollow-ish tone
-    weights = 0.15 / k
-    for formant, level in _FORMANTS.get(vowel, _FORMANTS["a"]):
-        weights = weights + level / (1 + ((k * hz - formant) / 150.0) ** 2)
-    return weights / weights.sum()
-
-
-def _noise(seed: int, samples: int) -> np.ndarray:
-    return np.random.default_rng(seed).uniform(-1, 1, samples)
-
-
-def _bright_noise(seed: int, samples: int) -> np.ndarray:
-    # A first difference tilts white noise towards the top octaves, where cymbals live.
-    white = _noise(seed, samples + 1)
-    return 0.5 * np.diff(white)
-
-
-def _shape(wave: np.ndarray, attack: float) -> np.ndarray:
-    """Soften a one-shot's first `attack` seconds and its last 20 ms so that it ends at zero."""
-    rise = int(attack * SR)
-    wave[:rise] *= 0.5 - 0.5 * np.cos(np.pi * np.arange(rise) / rise)
-    tail = min(int(0.02 * SR), len(wave))
-    wave[-tail:] *= 0.5 + 0.5 * np.cos(np.pi * np.arange(1, tail + 1) / tail)
-    return wave.astype(np.float32)
-
-
-def _kick() -> np.ndarray:
-    t = np.arange(int(0.35 * SR)) / SR
-    sweep = 48 + 110 * np.exp(-t / 0.035)  # the pitch drop is what makes it a kick
-    body = np.sin(_TWO_PI * np.cumsum(sweep) / SR) * np.exp(-t / 0.2)
-    click = np.convolve(_noise(11, len(t)), np.ones(4) / 4, "same") * np.exp(-t / 0.004)
-    return _shape(body + 0.2 * click, 0.0015)
-
-
-def _snare() -> np.ndarray:
-    t = np.arange(int(0.25 * SR)) / SR
-    tone = np.sin(_TWO_PI * 190 * t) * np.exp(-t / 0.05)
-    rattle = np.convolve(_noise(12, len(t)), np.ones(3) / 3, "same") * np.exp(-t / 0.08)
-    return _shape(0.5 * tone + 0.8 * rattle, 0.001)
-
-
-def _cymbal(seed: int, seconds: float, decay: float) -> np.ndarray:
-    t = np.arange(int(seconds * SR)) / SR
-    return _shape(_bright_noise(seed, len(t)) * np.exp(-t / decay), 0.001)
-
-
-_DRUM_MAKERS: dict[str, Callable[[], np.ndarray]] = {
-    "kick": _kick,
-    "snare": _snare,
-    "hat": lambda: _cymbal(13, 0.08, 0.018),
-    "open_hat": lambda: _cymbal(14, 0.35, 0.12),
-    "crash": lambda: _cymbal(15, 2.0, 0.6),
-}
-
-
-@functools.cache
-def _drum(voice: str) -> np.ndarray:
-    # Every hit of a drum is the same sample, as on a drum machine, so it is made once.
-    wave = _DRUM_MAKERS[voice]()
-    wave.setflags(write=False)
-    return wave

@@ -1,15 +1,15 @@
-import dataclasses
 import time
 
 import numpy as np
 import pytest
+from scipy.ndimage import uniform_filter1d
 
 from common.audio import codec
-from common.audio.synth import SAMPLE_RATE, Track, compose, render, synthesize
-from common.audio.synth.score import DRUM_VOICES, PITCHED_VOICES
-from common.audio.synth.voices import render_note
-
-PEAK_LIMIT = 0.89  # -1 dBFS
+from common.audio.synth import SAMPLE_RATE, Track, compose, synthesize
+from common.audio.synth.drums import DRUMS, KITS, render_drum
+from common.audio.synth.genres import GENRES
+from common.audio.synth.harmony import Key
+from common.audio.synth.voices import INSTRUMENTS, render_note
 
 FOUR_LINES = "\n".join(
     [
@@ -28,17 +28,14 @@ CHORUS = "\n".join(
     ]
 )
 SONG = f"[Verse]\n{FOUR_LINES}\n[Chorus]\n{CHORUS}\n[Verse 2]\n{FOUR_LINES.lower()}"
-PROMPTS = ["upbeat summer pop", "sad melancholy ballad", "calm ambient", "epic rock", None]
 
 
-def max_step(samples: np.ndarray) -> float:
-    return float(np.abs(np.diff(samples, axis=0)).max())
-
-
-def max_curvature(samples: np.ndarray) -> float:
-    # A jump of height h shows up as |second difference| of about h, while a smooth partial of
-    # amplitude A at f Hz gives only A * (2 * pi * f / 44100) ** 2: the click detector of choice.
-    return float(np.abs(np.diff(samples, n=2, axis=0)).max())
+def count_clicks(samples: np.ndarray) -> int:
+    """Jumps between neighbouring samples over 0.05 and 8 times the RMS of the jumps within
+    2.5 ms: a discontinuity rather than a loud transient (the analysis script's measure)."""
+    jumps = np.abs(np.diff(samples.astype(np.float64), axis=0))
+    local = np.sqrt(np.maximum(uniform_filter1d(jumps**2, 220, axis=0), 0))
+    return int(np.count_nonzero((jumps > 0.05) & (jumps > 8 * local)))
 
 
 @pytest.mark.parametrize("length_ms", [1000, 1005, 30000])
@@ -52,13 +49,43 @@ def test_requested_length_is_exact(length_ms, lyrics):
     assert track.duration_ms == length_ms
 
 
-def test_requested_length_ends_with_a_fade_not_a_cut():
-    samples = synthesize(prompt="energetic rock", lyrics=None, length_ms=30000).samples
+@pytest.mark.parametrize("prompt", ["energetic rock", "calm ambient", "120 bpm jazz"])
+def test_a_requested_length_ends_on_the_tonic_chord_ringing_out(prompt):
+    score = compose(prompt=prompt, lyrics=None, length_ms=30000)
+    samples = synthesize(prompt=prompt, lyrics=None, length_ms=30000).samples
+    # No fade: the form ends on a downbeat tonic chord that dies away by the very end.
+    assert score.fade_out < 0.3
+    assert score.final_chord < 30 - score.bar_seconds + 1e-6
+    last = [n for n in score.notes if n.start >= score.final_chord - 1e-6 and n.voice != "voice"]
+    pitched = {n.pitch % 12 for n in last if n.voice in INSTRUMENTS}
+    assert pitched and pitched <= _tonic_chord(score)
     body = np.sqrt(np.mean(samples[: 20 * SAMPLE_RATE] ** 2))
-    last_10ms = np.sqrt(np.mean(samples[-SAMPLE_RATE // 100 :] ** 2))
-    assert last_10ms < 0.01 * body
+    assert np.sqrt(np.mean(samples[-SAMPLE_RATE // 100 :] ** 2)) < 0.01 * body
     assert np.abs(samples[-1]).max() < 1e-3
     assert np.abs(samples[0]).max() < 1e-3
+
+
+def _tonic_chord(score) -> set[int]:
+    key = Key(score.style.tonic, score.style.mode)
+    return set(key.chord_classes(0, sevenths=score.style.genre.sevenths))
+
+
+def test_a_length_too_short_for_a_cadence_fades():
+    score = compose(prompt="upbeat pop", lyrics=None, length_ms=1500)
+    assert score.fade_out >= 0.4
+
+
+def test_the_bar_before_the_end_is_the_dominant():
+    score = compose(prompt="pop", lyrics=SONG, length_ms=None)
+    bar = score.bar_seconds
+    last_bar = (score.final_chord - bar - 0.05, score.final_chord - 0.05)  # players are not exact
+    before = {
+        n.pitch % 12
+        for n in score.notes
+        if n.voice == score.style.genre.bass and last_bar[0] <= n.start < last_bar[1]
+    }
+    dominant = Key(score.style.tonic, score.style.mode).chord_classes(4, sevenths=False)
+    assert before and before <= set(dominant)
 
 
 def test_lyric_length_grows_with_the_number_of_lines():
@@ -68,6 +95,15 @@ def test_lyric_length_grows_with_the_number_of_lines():
         for count in (2, 4, 8, 12)
     ]
     assert lengths == sorted(lengths) and len(set(lengths)) == 4
+
+
+def test_lyric_sections_become_the_form():
+    score = compose(prompt="pop", lyrics=SONG, length_ms=None)
+    kinds = [s.kind for s in score.sections]
+    assert kinds == ["intro", "verse", "chorus", "verse", "outro"]
+    assert [s.sung_lines for s in score.sections] == [0, 4, 4, 4, 0]
+    # One two-bar phrase per line.
+    assert [s.bars for s in score.sections][1:4] == [8, 8, 8]
 
 
 def test_very_long_lyrics_are_capped():
@@ -82,19 +118,27 @@ def test_length_must_be_positive(length_ms):
         synthesize(prompt="pop", lyrics=None, length_ms=length_ms)
 
 
-def test_two_verses_and_a_chorus_at_100_bpm_last_about_a_minute():
-    # 12 sung lines of 2 bars at 2.4 s per bar is 57.6 s, plus a short intro and outro.
-    track = synthesize(prompt="pop song, 100 bpm", lyrics=SONG, length_ms=None)
-    assert 55_000 <= track.duration_ms <= 72_000
-
-
 @pytest.mark.parametrize("lyrics", [None, "", "  \n", "[Instrumental]", "[Inst]\n[Instrumental]"])
 @pytest.mark.parametrize("prompt", ["sad", "happy dance", "calm lofi", "120 bpm", "60 bpm"])
-def test_instrumental_pieces_have_a_sensible_default_length(prompt, lyrics):
+def test_instrumental_pieces_have_a_sensible_default_form(prompt, lyrics):
     score = compose(prompt=prompt, lyrics=lyrics, length_ms=None)
     assert 30 <= score.length_samples / SAMPLE_RATE <= 65
-    assert [s.kind for s in score.sections][0] == "intro"
-    assert [s.kind for s in score.sections][-1] == "outro"
+    kinds = [s.kind for s in score.sections]
+    assert "verse" in kinds and "chorus" in kinds
+
+
+@pytest.mark.parametrize("prompt", ["indie pop", "indie pop at 97 bpm"])
+@pytest.mark.parametrize("seconds", [10, 30, 95, 180])
+def test_the_default_form_fills_a_requested_length_with_whole_sections(seconds, prompt):
+    score = compose(prompt=prompt, lyrics=None, length_ms=seconds * 1000)
+    body = sum(s.bars for s in score.sections) * score.bar_seconds
+    # The closing chord starts on the downbeat after the last section and rings for one bar
+    # (a fitted tempo) or up to two (a tempo the prompt named).
+    assert score.final_chord == pytest.approx(body)
+    ring = seconds - score.final_chord
+    assert score.bar_seconds - 1e-6 <= ring < 2 * score.bar_seconds
+    kinds = [s.kind for s in score.sections if s.kind != "outro"]
+    assert kinds[-1] == "chorus"
 
 
 def test_sung_lines_become_lead_notes_syllable_by_syllable():
@@ -102,9 +146,9 @@ def test_sung_lines_become_lead_notes_syllable_by_syllable():
     many = compose(
         prompt="pop", lyrics="[Verse]\nwonderful incredible unbelievable", length_ms=None
     )
-    assert sum(n.voice == "lead" for n in one.notes) == 2
+    assert sum(n.voice == "voice" for n in one.notes) == 2
     # won-der-ful in-cred-i-ble un-be-liev-a-ble
-    assert sum(n.voice == "lead" for n in many.notes) == 12
+    assert sum(n.voice == "voice" for n in many.notes) == 12
 
 
 def test_same_inputs_give_identical_samples():
@@ -115,48 +159,39 @@ def test_same_inputs_give_identical_samples():
     assert not np.array_equal(first.samples, other.samples)
 
 
-@pytest.mark.parametrize("prompt", PROMPTS)
-def test_peak_is_below_minus_1_dbfs_and_the_track_is_not_quiet(prompt):
-    samples = synthesize(prompt=prompt, lyrics=SONG, length_ms=None).samples
-    peak = float(np.abs(samples).max())
-    assert 0.5 <= peak <= PEAK_LIMIT
-    assert np.sqrt(np.mean(samples**2)) > 0.05
+@pytest.mark.parametrize("genre", [g.name for g in GENRES])
+def test_every_genre_has_its_band_and_no_clicks(genre):
+    score = compose(prompt=f"{genre} music", lyrics=SONG, length_ms=20000)
+    assert score.style.genre.name == genre
+    voices = {n.voice for n in score.notes}
+    assert {score.style.genre.comp, score.style.genre.bass, "voice"} <= voices
+    if score.style.genre.kit:
+        assert voices & {"kick", "tom"}
+    samples = synthesize(prompt=f"{genre} music", lyrics=SONG, length_ms=20000).samples
     assert not np.array_equal(samples[:, 0], samples[:, 1])  # placed in stereo, not dual mono
-
-
-@pytest.mark.parametrize("prompt", PROMPTS)
-def test_no_clicks(prompt):
-    score = compose(prompt=prompt, lyrics=SONG, length_ms=None)
-    # Whole mix: a full-scale 1 kHz sine moves at most 0.89 * 2 * pi * 1000 / 44100 = 0.13 per
-    # sample, and the drums are shaped to stay near that; a note switched on or off without an
-    # envelope at an ordinary level (0.25 and up) would exceed 0.25.
-    assert max_step(render(score)) < 0.25
-    # Without the (noisy, deliberately sharp) drums, the detector is far more sensitive.
-    tonal = render(
-        dataclasses.replace(score, notes=tuple(n for n in score.notes if n.voice in PITCHED_VOICES))
-    )
-    assert max_curvature(tonal) < 0.06
+    assert count_clicks(samples) == 0
 
 
 def test_click_detector_sees_a_small_click():
-    tonal = synthesize(prompt="calm ambient", lyrics=SONG, length_ms=5000).samples.copy()
-    assert max_curvature(tonal) < 0.06
-    tonal[SAMPLE_RATE:] += 0.07
-    assert max_curvature(tonal) >= 0.06
+    samples = synthesize(prompt="calm ambient", lyrics=SONG, length_ms=5000).samples.copy()
+    assert count_clicks(samples) == 0
+    samples[SAMPLE_RATE:] += 0.07
+    assert count_clicks(samples) == 2
 
 
-@pytest.mark.parametrize("voice", sorted(PITCHED_VOICES))
+@pytest.mark.parametrize("instrument", sorted(INSTRUMENTS))
 @pytest.mark.parametrize("pitch", [36, 60, 84])
-def test_notes_start_and_end_at_silence(voice, pitch):
-    wave = render_note(voice, pitch, SAMPLE_RATE // 4, "a" if voice == "lead" else "")
+def test_notes_start_and_end_at_silence(instrument, pitch):
+    wave = render_note(instrument, pitch, SAMPLE_RATE // 4, "a" if instrument == "voice" else "")
     peak = float(np.abs(wave).max())
     assert peak > 0.1
     assert abs(wave[0]) < 1e-3 * peak and abs(wave[-1]) < 1e-3 * peak
 
 
-@pytest.mark.parametrize("voice", sorted(DRUM_VOICES))
-def test_drums_end_at_silence(voice):
-    wave = render_note(voice, 0, 1)
+@pytest.mark.parametrize("kit", sorted(KITS))
+@pytest.mark.parametrize("drum", sorted(DRUMS))
+def test_drums_end_at_silence(kit, drum):
+    wave = render_drum(kit, drum, 0)
     assert abs(wave[0]) < 1e-6 and abs(wave[-1]) < 1e-3 * np.abs(wave).max()
 
 
@@ -177,38 +212,10 @@ def test_explicit_tempo_wins_and_is_clamped(prompt, bpm):
     assert compose(prompt=prompt, lyrics=None, length_ms=17000).bpm == bpm
 
 
-@pytest.mark.parametrize("prompt", ["1000 bpm", "take 5 bpm", "bpm", "the 120s"])
-def test_numbers_that_are_not_a_tempo_are_ignored(prompt):
-    assert compose(prompt=prompt, lyrics=None, length_ms=None).style.bpm_explicit is False
-
-
-def test_mood_words_set_tempo_and_mode():
-    sad = compose(prompt="sad melancholy song", lyrics=None, length_ms=None)
-    happy = compose(prompt="happy energetic song", lyrics=None, length_ms=None)
-    calm = compose(prompt="calm lofi beat", lyrics=None, length_ms=None)
-    assert sad.style.mode == "minor" and happy.style.mode == "major"
-    assert sad.bpm < 90 and calm.bpm < 90 < 110 < happy.bpm
-
-
-@pytest.mark.parametrize(
-    ("prompt", "mode"),
-    [
-        ("happy song in a minor key", "minor"),
-        ("sad but in major", "major"),
-        ("dark piece in C major", "major"),
-        ("bright tune in F# minor", "minor"),
-    ],
-)
-def test_mode_words_win(prompt, mode):
-    assert compose(prompt=prompt, lyrics=None, length_ms=None).style.mode == mode
-
-
-def test_key_is_chosen_from_the_text():
-    assert compose(prompt="a song in Eb major", lyrics=None, length_ms=None).style.tonic == 3
-    tonics = {
-        compose(prompt=f"song {i}", lyrics=None, length_ms=None).style.tonic for i in range(40)
-    }
-    assert len(tonics) >= 6
+def test_a_fitted_tempo_bends_at_most_five_percent():
+    for length_ms in (17000, 23456, 61000):
+        score = compose(prompt="upbeat pop", lyrics=None, length_ms=length_ms)
+        assert abs(score.bpm / score.style.bpm - 1) <= 0.05
 
 
 def estimate_bpm(samples: np.ndarray) -> float:
@@ -233,7 +240,7 @@ def test_measured_tempo_follows_the_prompt(bpm):
 
 def test_chorus_is_denser_and_louder_than_the_verse():
     score = compose(prompt="indie pop", lyrics=SONG, length_ms=None)
-    samples = render(score)
+    samples = synthesize(prompt="indie pop", lyrics=SONG, length_ms=None).samples
     bar = score.bar_seconds
     verse, chorus = score.sections[1], score.sections[2]
     assert (verse.kind, chorus.kind) == ("verse", "chorus")
@@ -242,20 +249,21 @@ def test_chorus_is_denser_and_louder_than_the_verse():
         end = span.start + span.bars * bar
         return sum(span.start <= n.start < end for n in score.notes) / span.bars
 
-    def rms(span):
+    def rms_db(span):
         start = round(span.start * SAMPLE_RATE)
-        return np.sqrt(np.mean(samples[start : start + round(span.bars * bar * SAMPLE_RATE)] ** 2))
+        part = samples[start : start + round(span.bars * bar * SAMPLE_RATE)]
+        return 10 * np.log10(np.mean(part**2))
 
     assert notes_per_bar(chorus) > 1.3 * notes_per_bar(verse)
-    assert rms(chorus) > 1.2 * rms(verse)
+    assert rms_db(chorus) - rms_db(verse) >= 2.0
 
 
-def test_a_minute_renders_and_encodes_quickly():
-    # Generous bounds that only catch a per-sample Python loop, which would take minutes.
+def test_three_minutes_render_and_encode_quickly():
+    # A generous bound (the benchmark measures the real figure): it catches a per-sample Python
+    # loop or an accidental second encode, which would take many seconds.
+    synthesize(prompt="warm up", lyrics=None, length_ms=2000)
     started = time.perf_counter()
-    track = synthesize(prompt="upbeat pop", lyrics=SONG, length_ms=60_000)
-    synthesized = time.perf_counter()
+    track = synthesize(prompt="energetic rock anthem", lyrics=None, length_ms=180_000)
     data = codec.encode(track.samples, track.sample_rate, "mp3_44100_128")
-    assert synthesized - started < 1.5
-    assert time.perf_counter() - synthesized < 5.0
-    assert codec.measure_duration_ms(data, "mp3_44100_128") == pytest.approx(60_000, abs=30)
+    assert time.perf_counter() - started < 6.0
+    assert codec.measure_duration_ms(data, "mp3_44100_128") == 180_000
