@@ -116,6 +116,9 @@ def _optional_str(body: dict[str, Any], name: str) -> str | None:
     value = body.get(name)
     if value is not None and not isinstance(value, str):
         raise InvalidRequestError(f"{name} must be a string.", param=name)
+    if value is not None and "\x00" in value:
+        # JSON allows U+0000; no text column (and no provider) does.
+        raise InvalidRequestError(f"{name} must not contain the NUL character.", param=name)
     return value
 
 

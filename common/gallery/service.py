@@ -49,6 +49,8 @@ def list_saved(
 def _parse_cursor(cursor: str) -> tuple[datetime, str]:
     stamp, _, job_id = cursor.partition("~")
     try:
+        if "\x00" in job_id:
+            raise ValueError("NUL in cursor")
         return datetime.fromisoformat(stamp), job_id
     except ValueError as exc:
         raise InvalidRequestError("cursor is not one this API returned.", param="cursor") from exc

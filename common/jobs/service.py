@@ -119,7 +119,7 @@ def accept_job(
 
 def get_job(session: Session, *, job_id: str, account_id: str) -> Job:
     """The caller's job; another account's job is NotFound exactly like a missing one."""
-    job = session.get(Job, job_id)
+    job = session.get(Job, job_id) if "\x00" not in job_id else None
     if job is None or job.account_id != account_id:
         raise NotFoundError(f"No job {job_id}.", param="job_id")
     return job

@@ -117,7 +117,11 @@ def test_nfc_length_is_invariant_under_normalisation_form(text: str) -> None:
     assert nfc_length(nfd) == nfc_length(text) == len(unicodedata.normalize("NFC", text))
 
 
-@given(st.text(min_size=1, max_size=260).filter(lambda t: t.strip()))
+@given(
+    st.text(alphabet=st.characters(exclude_characters="\x00"), min_size=1, max_size=260).filter(
+        lambda t: t.strip()
+    )
+)
 def test_minimax_prompt_limit_follows_nfc_count(prompt: str) -> None:
     body = {"model": "minimax-music", "prompt": unicodedata.normalize("NFD", prompt)}
     if nfc_length(prompt) <= 200:
@@ -126,3 +130,11 @@ def test_minimax_prompt_limit_follows_nfc_count(prompt: str) -> None:
         with pytest.raises(AppError) as info:
             parse_music_request(body)
         assert info.value.code == "prompt_too_long"
+
+
+@pytest.mark.parametrize("field", ["prompt", "lyrics", "webhook_url"])
+def test_nul_characters_are_refused(field: str) -> None:
+    body = {"model": "minimax-music", "prompt": "x", field: "a\u0000b"}
+    with pytest.raises(AppError) as info:
+        parse_music_request(body)
+    assert (info.value.code, info.value.param) == ("invalid_request", field)
