@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 RUN_STAMP := $(VENV)/.run-installed
 DEV_STAMP := $(VENV)/.dev-installed
 
-.PHONY: run test test-e2e lint format bench install clean
+.PHONY: run test test-faults test-e2e lint format bench install clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -27,7 +27,11 @@ run: $(RUN_STAMP)
 	LOG_FORMAT=$${LOG_FORMAT:-text} $(BIN)/musicgw serve
 
 test: $(DEV_STAMP)
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -m "not faults_slow"
+
+# The fault-injection rows that restart Postgres or Redis or take minutes (tests/faults).
+test-faults: $(DEV_STAMP)
+	$(BIN)/python -m pytest tests/faults -m faults_slow
 
 lint: $(DEV_STAMP)
 	$(BIN)/ruff check .
