@@ -44,13 +44,6 @@ QUEUE_KEY = "music"
 UNACKED_KEY = "unacked"
 
 
-def pytest_configure(config: pytest.Config) -> None:
-    config.addinivalue_line(
-        "markers",
-        "faults_slow: restarts Postgres or Redis, or takes minutes; run by `make test-faults`",
-    )
-
-
 @pytest.fixture(scope="module")
 def database() -> Iterator[str]:
     """A migrated Postgres database for one module's stacks."""
