@@ -22,7 +22,7 @@ import redis
 
 from common.jobs import states
 from common.notify import CHANNEL
-from tests.faults.conftest import (
+from tests.faults.harness import (
     Rows,
     figure,
     healthz_waiting,
@@ -157,8 +157,7 @@ def test_jobs_outlive_their_callers(stack: Stack, rows: Rows) -> None:
             assert (body["status"], body["charged_usd"]) == ("succeeded", body["cost_usd"])
             audio = client.get(f"/v1/jobs/{job.id}/audio")
             assert audio.status_code == 200 and audio.content
-    captures = sorted(e.job_id for e in rows.captures(account_id))
-    assert captures == sorted(j.id for j in jobs)
+    assert rows.captured(account_id) == sorted(j.id for j in jobs)
     assert {h.state for h in rows.holds(account_id)} == {"captured"}
     assert stack.balance(account_id) == "6.5"  # $20 less 100 one-second tracks at $0.135
     assert healthz_waiting(stack) == 0

@@ -11,7 +11,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.faults.conftest import Burst, Rows, figure, running, tracks, verify_ledger
+from tests.faults.harness import Burst, Rows, figure, running, tracks, verify_ledger
 from tests.fixtures.stack import Stack
 
 pytestmark = pytest.mark.faults_slow
@@ -56,8 +56,7 @@ def test_only_what_the_balance_covers_is_granted(stack: Stack, rows: Rows, repea
     assert len(jobs) == len(holds) == PAID
     assert {j.status for j in jobs} == {"succeeded"}
     assert {h.state for h in holds} == {"captured"}
-    captures = rows.captures(account_id)
-    assert sorted(e.job_id for e in captures) == sorted(j.id for j in jobs)
-    assert {e.amount_micro_usd for e in captures} == {TRACK_MICRO_USD}
+    assert rows.captured(account_id) == sorted(j.id for j in jobs)
+    assert {e.amount_micro_usd for e in rows.captures(account_id)} == {TRACK_MICRO_USD}
     assert stack.balance(account_id) == "0"
     verify_ledger(stack)

@@ -17,7 +17,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.faults.conftest import (
+from tests.faults.harness import (
     Burst,
     Rows,
     assert_no_server_error,

@@ -19,7 +19,7 @@ import pytest
 
 from common.jobs import states
 from tests.fakes.elevenlabs import FakeElevenLabs
-from tests.faults.conftest import (
+from tests.faults.harness import (
     Burst,
     Rows,
     assert_no_server_error,
@@ -73,8 +73,10 @@ def test_provider_faults_fail_cleanly_and_retry_within_the_limit(
 
     jobs = rows.jobs(account_id)
     holds = {h.job_id: h.state for h in rows.holds(account_id)}
-    captured = sorted(e.job_id for e in rows.captures(account_id))
-    attempts = Counter(r.json["prompt"] for r in elevenlabs.requests if r.path == "/v1/music")
+    captured = rows.captured(account_id)
+    attempts = Counter(
+        (r.json or {})["prompt"] for r in elevenlabs.requests if r.path == "/v1/music"
+    )
     failed = [j for j in jobs if j.status == states.FAILED]
     succeeded = [j for j in jobs if j.status == states.SUCCEEDED]
     figure(

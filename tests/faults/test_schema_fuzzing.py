@@ -23,7 +23,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.faults.conftest import Rows, figure, running, verify_ledger
+from tests.faults.harness import Rows, figure, running, verify_ledger
 from tests.fixtures.stack import Stack
 
 CHECKS = (

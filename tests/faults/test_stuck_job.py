@@ -11,13 +11,14 @@ Three ways to be stuck, at once, each with a caller waiting:
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
 import redis
 
 from common.jobs import states
-from tests.faults.conftest import (
+from tests.faults.harness import (
     QUEUE_KEY,
     Burst,
     Rows,
@@ -95,8 +96,8 @@ def test_stuck_jobs_expire_and_release_their_holds(stack: Stack, rows: Rows) -> 
 
     jobs = {j.id: j for j in rows.jobs(account_id)}
     holds = {h.job_id: h for h in rows.holds(account_id)}
-    expired_after = {n: (jobs[i].finished_at - jobs[i].deadline_at) for n, i in stuck.items()}
-    released_after = {n: (holds[i].settled_at - jobs[i].deadline_at) for n, i in stuck.items()}
+    expired_after = {n: _after(jobs[i].finished_at, jobs[i].deadline_at) for n, i in stuck.items()}
+    released_after = {n: _after(holds[i].settled_at, jobs[i].deadline_at) for n, i in stuck.items()}
     figure(
         stuck_expired_after_deadline_s=round(
             max(d.total_seconds() for d in expired_after.values()), 2
@@ -122,3 +123,8 @@ def test_stuck_jobs_expire_and_release_their_holds(stack: Stack, rows: Rows) -> 
     assert stack.balance(account_id) == "5"
     assert [p for p in (stack.data_dir / "blobs").rglob("*") if p.is_file()] == []
     verify_ledger(stack)
+
+
+def _after(moment: datetime | None, deadline: datetime) -> timedelta:
+    assert moment is not None
+    return moment - deadline

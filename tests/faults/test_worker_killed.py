@@ -17,7 +17,7 @@ import pytest
 from kombu import Connection
 
 from common.jobs import states
-from tests.faults.conftest import (
+from tests.faults.harness import (
     Burst,
     Rows,
     assert_no_server_error,
@@ -44,8 +44,8 @@ TERMINAL_WITHIN_S = 120
 @pytest.fixture
 def stack(database: str, tmp_path: Path) -> Iterator[Stack]:
     env = {
-        "OFFLINE_LATENCY_MS": "4000",
-        "JOB_MAX_RUNTIME_S": "15",
+        "OFFLINE_LATENCY_MS": "6000",
+        "JOB_MAX_RUNTIME_S": "20",
         "REAPER_INTERVAL_S": "1",
     }
     with running(Stack(tmp_path / "stack", database_url=database, beat=True, env=env)) as stack:
@@ -78,7 +78,7 @@ def test_jobs_of_a_killed_worker_end_and_are_never_charged_twice(stack: Stack, r
 
     jobs = rows.jobs(account_id)
     holds = {h.job_id: h.state for h in rows.holds(account_id)}
-    captures = [e.job_id for e in rows.captures(account_id)]
+    captures = rows.captured(account_id)
     outcome = {s: sum(j.status == s for j in jobs) for s in sorted(states.TERMINAL)}
     figure(
         killed_worker_terminal_s=round(terminal_s, 1),
@@ -90,8 +90,7 @@ def test_jobs_of_a_killed_worker_end_and_are_never_charged_twice(stack: Stack, r
     assert all(j.provider_calls <= MAX_PROVIDER_CALLS for j in jobs), [
         (j.id, j.provider_calls) for j in jobs
     ]
-    assert len(captures) == len(set(captures))
-    assert sorted(captures) == sorted(j.id for j in jobs if j.status == states.SUCCEEDED)
+    assert captures == sorted(j.id for j in jobs if j.status == states.SUCCEEDED)
     assert all(holds[j.id] == "released" for j in jobs if j.status != states.SUCCEEDED)
     assert_no_server_error(answers, {200, 502})
     assert {a.job_id for a in answers} == {j.id for j in jobs}
