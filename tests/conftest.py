@@ -24,8 +24,10 @@ def database_url() -> Iterator[str]:
 def engine(database_url: str) -> Iterator[Engine]:
     engine = create_engine(
         database_url.replace("postgresql://", "postgresql+psycopg://"),
-        pool_size=40,
-        max_overflow=10,
+        # Races use up to 32 connections at once; keep only a few open between tests, so the
+        # stacks started by the end-to-end tests never run Postgres out of connections.
+        pool_size=5,
+        max_overflow=40,
     )
     yield engine
     engine.dispose()
