@@ -19,14 +19,8 @@ import statistics
 import time
 
 import psycopg
-from _harness import (
-    ProcessMonitor,
-    check,
-    direct_synth_ms,
-    emit,
-    percentile,
-    running_stack,
-)
+from _harness import check, direct_synth_ms, emit, percentile, running_stack
+from _observe import ProcessMonitor
 from e2e_latency import bench_celery
 
 BODY = {"prompt": "tight funk groove", "music_length_ms": 1000}

@@ -23,18 +23,8 @@ import time
 from typing import Any
 
 import httpx
-from _harness import (
-    HealthProbe,
-    ProcessMonitor,
-    Profiler,
-    async_clients,
-    check,
-    emit,
-    job_timeline,
-    raise_open_files,
-    running_stack,
-    summary_ms,
-)
+from _harness import async_clients, check, emit, raise_open_files, running_stack, summary_ms
+from _observe import HealthProbe, ProcessMonitor, Profiler, job_timeline
 
 SHARD = 10  # connections per AsyncClient
 BODY = {"prompt": "slow burning soul ballad", "music_length_ms": 1000}

@@ -31,7 +31,8 @@ from typing import Any
 
 import psutil
 import psycopg
-from _harness import ROOT, Profiler, WaitSampler, check, emit, summary_ms
+from _harness import ROOT, check, emit, summary_ms
+from _observe import Profiler, WaitSampler
 from sqlalchemy import insert
 from sqlalchemy.orm import Session, sessionmaker
 

@@ -22,16 +22,8 @@ import time
 from typing import Any
 
 import httpx
-from _harness import (
-    ProcessMonitor,
-    Profiler,
-    async_clients,
-    check,
-    emit,
-    raise_open_files,
-    running_stack,
-    summary_ms,
-)
+from _harness import async_clients, check, emit, raise_open_files, running_stack, summary_ms
+from _observe import ProcessMonitor, Profiler
 
 SHARD = 10  # connections per AsyncClient
 

@@ -27,9 +27,6 @@ from typing import Any
 
 import httpx
 from _harness import (
-    ProcessMonitor,
-    Profiler,
-    WaitSampler,
     async_clients,
     check,
     direct_synth_ms,
@@ -38,6 +35,7 @@ from _harness import (
     running_stack,
     summary_ms,
 )
+from _observe import ProcessMonitor, Profiler, WaitSampler
 
 BODY = {"prompt": "tight funk groove", "music_length_ms": 1000}
 

@@ -9,7 +9,7 @@ last job row marked ended. Measured in the same run:
     job-event channel (the queue and the worker's thread pool with no job in them);
   - a direct call: the offline provider's synth + encode of the same request in this process;
   - where the time went: the rows' claim and end times, the worker's CPU and RSS.
-Target: 500 jobs done within 4 s.
+Target: 500 jobs done within 4 s (the provider latency + 2 s, for other --latency-ms).
 
 Run: .venv/bin/python bench/worker_fanout.py [--n 500] [--latency-ms 2000] [--profile DIR]
 (needs Postgres and Redis, as `make test`; --profile needs py-spy in the virtualenv)
@@ -22,17 +22,8 @@ import time
 import uuid
 
 import psycopg
-from _harness import (
-    ProcessMonitor,
-    Profiler,
-    celery_client,
-    check,
-    direct_synth_ms,
-    emit,
-    job_timeline,
-    ping_burst,
-    running_stack,
-)
+from _harness import celery_client, check, direct_synth_ms, emit, ping_burst, running_stack
+from _observe import ProcessMonitor, Profiler, WaitSampler, job_timeline
 
 from common.config import Settings
 from common.db import create_db_engine, create_session_factory, transaction
@@ -95,6 +86,7 @@ def main() -> None:
     parser.add_argument("--logs", default=None, help="keep the processes' logs here")
     args = parser.parse_args()
     latency_s = args.latency_ms / 1000
+    limit_s = latency_s + 2
     env = {"OFFLINE_LATENCY_MS": str(args.latency_ms)}
     direct_ms = direct_synth_ms(BODY)
     with running_stack(
@@ -108,7 +100,10 @@ def main() -> None:
         app = celery_client(stack)
         pids = {"worker": stack.pid("worker")}
         monitor = ProcessMonitor(pids).start()
-        with Profiler(args.profile, "worker_fanout", pids) as prof:
+        with (
+            Profiler(args.profile, "worker_fanout", pids) as prof,
+            WaitSampler(database_url) as waits,
+        ):
             first_send = time.time()
             for job_id in ids:
                 app.send_task(
@@ -119,18 +114,20 @@ def main() -> None:
         processes = monitor.stop()
         timing = spans(database_url, ids, first_send)
         jobs_timeline = job_timeline(stack, since=first_send - 600)
+        for absolute in ("first_accepted_at", "last_ended_at"):
+            jobs_timeline.pop(absolute, None)
     done_s = timing["first_send_to_last_ended_s"] if ended == args.n else float("inf")
     checks = [
         check("jobs ended", ended, ">=", args.n),
         check("jobs succeeded", timing["succeeded"], ">=", args.n),
-        check("done within (s)", done_s, "<=", 4.0),
+        check("done within (s)", done_s, "<=", limit_s),
     ]
     emit(
         {
             "bench": "worker_fanout",
             "figure": f"worker fan-out: {args.n} jobs, one worker process, "
             f"provider latency {latency_s:g} s",
-            "target": f"{args.n} jobs done within 4 s",
+            "target": f"{args.n} jobs done within {limit_s:g} s",
             "result": f"{ended}/{args.n} ended, last after {done_s} s",
             "baseline": f"{args.n} bare pings fanned out: {pings_s:.2f} s; "
             f"direct synth+encode {direct_ms:.1f} ms/job",
@@ -147,6 +144,7 @@ def main() -> None:
             **timing,
             "jobs": jobs_timeline,
             "processes": processes,
+            "database_waits": waits.report(),
             "profile": prof.summary(),
         }
     )
