@@ -51,30 +51,43 @@ def stack(database: str, tmp_path: Path) -> Iterator[Stack]:
 
 
 class HangingUpCallers:
-    """Callers that send their request, read nothing, and close the connection when told."""
+    """Callers that send their request, read nothing, and close the connection when told.
+
+    A context manager: leaving the block hangs up whatever happened inside it, so a failed test
+    leaves no thread waiting and no socket open.
+    """
 
     def __init__(self, stack: Stack, key: str, bodies: list[dict[str, Any]]) -> None:
         self._port = stack.port
         self._requests = [_raw_post(stack, key, body) for body in bodies]
         self._sent = threading.Event()
         self._loop = asyncio.new_event_loop()
-        self._hang_up: asyncio.Event | None = None
-        self._thread = threading.Thread(target=self._loop.run_until_complete, args=(self._run(),))
+        self._hang_up = asyncio.Event()
+        self._thread = threading.Thread(
+            target=self._loop.run_until_complete, args=(self._run(),), daemon=True
+        )
 
-    def start(self) -> HangingUpCallers:
+    def __enter__(self) -> HangingUpCallers:
         self._thread.start()
-        if not self._sent.wait(30):
-            raise AssertionError("requests not sent within 30 s")
+        deadline = time.monotonic() + 30
+        while not self._sent.wait(0.1):
+            if not self._thread.is_alive() or time.monotonic() > deadline:
+                self.hang_up()
+                raise AssertionError("the callers could not send their requests")
         return self
 
+    def __exit__(self, *exc_info: object) -> None:
+        self.hang_up()
+
     def hang_up(self) -> None:
-        assert self._hang_up is not None
-        self._loop.call_soon_threadsafe(self._hang_up.set)
-        self._thread.join(30)
+        if self._loop.is_closed():
+            return
+        if self._thread.is_alive():
+            self._loop.call_soon_threadsafe(self._hang_up.set)
+            self._thread.join(30)
         self._loop.close()
 
     async def _run(self) -> None:
-        self._hang_up = asyncio.Event()
         writers = []
         try:
             for request in self._requests:
@@ -119,18 +132,18 @@ def test_jobs_outlive_their_callers(stack: Stack, rows: Rows) -> None:
     account_id, key = stack.account("20")
     subscribers = _subscribers(stack)
     started = time.monotonic()
-    callers = HangingUpCallers(stack, key, tracks(CALLERS, tag="hung up")).start()
+    with HangingUpCallers(stack, key, tracks(CALLERS, tag="hung up")) as callers:
 
-    def all_running() -> bool:
-        found = list(rows.statuses(account_id).values())
-        return found.count(states.RUNNING) == CALLERS
+        def all_running() -> bool:
+            found = list(rows.statuses(account_id).values())
+            return found.count(states.RUNNING) == CALLERS
 
-    wait_for(all_running, timeout=JOB_S - HANG_UP_AFTER_S, what=f"{CALLERS} running jobs")
-    wait_for(lambda: healthz_waiting(stack) == CALLERS, timeout=5, what="every caller waiting")
-    held_subscribers = _subscribers(stack)
-    time.sleep(max(0.0, HANG_UP_AFTER_S - (time.monotonic() - started)))
-    hung_up_at = time.monotonic()
-    callers.hang_up()
+        wait_for(all_running, timeout=JOB_S - HANG_UP_AFTER_S, what=f"{CALLERS} running jobs")
+        wait_for(lambda: healthz_waiting(stack) == CALLERS, timeout=5, what="every caller waiting")
+        held_subscribers = _subscribers(stack)
+        time.sleep(max(0.0, HANG_UP_AFTER_S - (time.monotonic() - started)))
+        hung_up_at = time.monotonic()
+        callers.hang_up()
 
     wait_for(lambda: healthz_waiting(stack) == 0, timeout=JOB_S, what="waiters released")
     released_s = time.monotonic() - hung_up_at
