@@ -123,6 +123,27 @@ def error_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
     return {status: {"model": ErrorEnvelope} for status in statuses}
 
 
+# One Server-Sent Event of GET /v1/jobs/{id}/events (OpenAPI 3.1 has no itemSchema, so the
+# text/event-stream schema describes each event, as tools that validate streams read it).
+JOB_EVENT: dict[str, Any] = {
+    "type": "object",
+    "required": ["id", "event", "data"],
+    "properties": {
+        "id": {"type": "string", "description": "`<job_id>:<status>`"},
+        "event": {
+            "type": "string",
+            "enum": ["queued", "running", "succeeded", "failed", "expired"],
+        },
+        "data": {
+            "type": "string",
+            "description": "The job as GET /v1/jobs/{id} shows it, as JSON; `succeeded` adds "
+            "the save_to_blob answer's `kind` and `balance_usd`.",
+            "contentMediaType": "application/json",
+            "contentSchema": {"$ref": "#/components/schemas/JobStatus"},
+        },
+    },
+}
+
 AUDIO_CONTENT: dict[str, Any] = {
     ct: {"schema": {"type": "string", "format": "binary"}}
     for ct in sorted({f.content_type for f in FORMATS.values()})

@@ -14,7 +14,7 @@ from starlette.concurrency import run_in_threadpool
 from api.db import in_transaction
 from api.deps import AppState, get_state, require_principal
 from api.responses import JOB_ID_HEADER, audio_response
-from api.schemas import AUDIO_CONTENT, JobStatus, error_responses
+from api.schemas import AUDIO_CONTENT, JOB_EVENT, JobStatus, error_responses
 from common.account.service import Principal
 from common.jobs import states
 from common.jobs.present import job_body, saved_body
@@ -91,7 +91,7 @@ async def read_job_audio(
         200: {
             "description": "Server-Sent Events: queued, running, then succeeded, "
             "failed or expired; the stream closes at the end.",
-            "content": {"text/event-stream": {"schema": {"type": "string"}}},
+            "content": {"text/event-stream": {"schema": JOB_EVENT}},
         },
         **error_responses(401, 404),
     },
@@ -145,9 +145,11 @@ def _passed(job: Job) -> list[str]:
 
 
 def _event(job: Job, status: str) -> str:
-    data = job_body(job) | {"status": status}
+    data = job_body(job)
     if status == states.SUCCEEDED:
-        data |= saved_body(job) | {"status": status}
+        # The save_to_blob answer's fields too (balance_usd, kind), in what is still a job.
+        data = saved_body(job) | data
+    data["status"] = status
     return f"id: {job.id}:{status}\nevent: {status}\ndata: {json.dumps(data)}\n\n"
 
 
