@@ -57,6 +57,8 @@ class Settings(BaseSettings):
     # The offline provider: simulated latency for demos/benchmarks and a failure switch for tests.
     offline_latency_ms: int = Field(default=0, ge=0)
     offline_failure_rate: float = Field(default=0.0, ge=0.0, le=1.0)
+    # Finished tracks the offline provider keeps per process (it is deterministic): 0 turns it off.
+    offline_cache_mb: int = Field(default=64, ge=0)
 
     # Blob storage. `local` serves saved objects itself at {public_base_url}/blobs/<key>.
     storage_backend: Literal["local", "s3", "vercel"] = "local"

@@ -25,7 +25,9 @@ def routes(settings: Settings) -> dict[str, str]:
 def build_providers(settings: Settings) -> dict[str, MusicProvider]:
     """SKU id → provider: live when the provider has a key (or is forced), else offline."""
     local = LocalProvider(
-        latency_ms=settings.offline_latency_ms, failure_rate=settings.offline_failure_rate
+        latency_ms=settings.offline_latency_ms,
+        failure_rate=settings.offline_failure_rate,
+        cache_bytes=settings.offline_cache_mb * 1024 * 1024,
     )
     live: dict[str, MusicProvider | None] = {
         "elevenlabs": ElevenLabsClient(settings) if settings.elevenlabs_api_key else None,
