@@ -62,7 +62,14 @@ def test_jobs_of_a_killed_worker_end_and_are_never_charged_twice(stack: Stack, r
         return len(found) == JOBS and found.count(states.RUNNING) == WORKER_THREADS
 
     wait_for(in_flight, timeout=30, what=f"{WORKER_THREADS} running jobs of {JOBS}")
-    assert queue_depth(stack) == (JOBS - WORKER_THREADS, WORKER_THREADS)
+    # A job's row is committed before its task is sent, so the last sends may still be on
+    # their way: wait until every message is either waiting or taken.
+    wait_for(
+        lambda: queue_depth(stack) == (JOBS - WORKER_THREADS, WORKER_THREADS),
+        timeout=10,
+        what=f"{JOBS - WORKER_THREADS} messages waiting and {WORKER_THREADS} taken",
+    )
+    assert in_flight()
     stack.kill("worker")
     killed_at = time.monotonic()
     stack.start_worker()
