@@ -17,7 +17,7 @@ from api.responses import JOB_ID_HEADER, audio_response
 from api.schemas import AUDIO_CONTENT, JOB_EVENT, JobStatus, error_responses
 from common.account.service import Principal
 from common.jobs import states
-from common.jobs.present import job_body, saved_body
+from common.jobs.present import ended_body, job_body
 from common.jobs.service import cancel_job, get_job
 from common.models import Job
 from common.webhooks.service import deliveries_of
@@ -145,12 +145,8 @@ def _passed(job: Job) -> list[str]:
 
 
 def _event(job: Job, status: str) -> str:
-    data = job_body(job)
-    if status == states.SUCCEEDED:
-        # The save_to_blob answer's fields too (balance_usd, kind), in what is still a job.
-        data = saved_body(job) | data
-    data["status"] = status
-    return f"id: {job.id}:{status}\nevent: {status}\ndata: {json.dumps(data)}\n\n"
+    data = json.dumps(ended_body(job, status))
+    return f"id: {job.id}:{status}\nevent: {status}\ndata: {data}\n\n"
 
 
 @router.post(

@@ -51,3 +51,13 @@ def saved_body(job: Job) -> dict[str, object]:
         "cost_usd": float(format_usd(job.cost_micro_usd)),
         "balance_usd": float(format_usd(job.balance_after_micro_usd or 0)),
     }
+
+
+def ended_body(job: Job, status: str) -> dict[str, object]:
+    """The job as an SSE event or a webhook shows it at `status`: once succeeded, with the
+    save_to_blob answer's fields too (kind, balance_usd), in what is still a job object."""
+    data = job_body(job)
+    if status == states.SUCCEEDED:
+        data = saved_body(job) | data
+    data["status"] = status
+    return data

@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from common.config import Settings
 from common.db import utcnow
 from common.jobs import states
-from common.jobs.present import job_body, saved_body
+from common.jobs.present import ended_body
 from common.models import Account, Job, WebhookDelivery
 from common.net import AddressRefused, PublicAddressPolicy, pinned
 from common.webhooks.signing import sign
@@ -37,9 +37,7 @@ def record_job_ended(session: Session, *, job: Job) -> WebhookDelivery | None:
     url = job.webhook_url or (account.webhook_url if account else None)
     if not url or job.status not in states.TERMINAL:
         return None
-    data = job_body(job)
-    if job.status == states.SUCCEEDED:
-        data |= saved_body(job) | {"status": job.status}
+    data = ended_body(job, job.status)
     event = f"job.{job.status}"
     now = utcnow()
     delivery = WebhookDelivery(
