@@ -95,11 +95,20 @@ async def create_music(
         default_max_concurrent=state.settings.max_concurrent_jobs_per_account,
         idempotency=_idempotency(idempotency_key, state, body, saving),
     )
-    if created:
-        await _enqueue(state, job)
-    if prefer and "respond-async" in prefer.lower():
+    respond_async = bool(prefer and "respond-async" in prefer.lower())
+    # A new job's waiter is registered before the job can move, so no event can be missed and
+    # the row just written need not be read back before waiting.
+    first = state.waiters.register(job.id) if created and not respond_async else None
+    try:
+        if created:
+            await _enqueue(state, job)
+    except BaseException:
+        if first is not None:
+            state.waiters.discard(job.id, first)
+        raise
+    if respond_async:
         return _accepted(job, body=job_body(job), headers={"Preference-Applied": "respond-async"})
-    job = await _wait(request, state, job.id)
+    job = await _wait(request, state, job, first)
     if job.status == states.SUCCEEDED and job.save_to_blob:
         return JSONResponse(saved_body(job), headers=kyma_headers(job))
     if job.status == states.SUCCEEDED:
@@ -154,16 +163,23 @@ async def _enqueue(state: AppState, job: Job) -> None:
         ) from exc
 
 
-async def _wait(request: Request, state: AppState, job_id: str) -> Job:
-    """Wait until the job is terminal, the sync-wait limit passes, or the caller goes away."""
+async def _wait(
+    request: Request, state: AppState, job: Job, event: asyncio.Future[None] | None
+) -> Job:
+    """Wait until the job is terminal, the sync-wait limit passes, or the caller goes away.
+
+    `event`, when given, was registered before `job` was read (or written), so `job` is current
+    as of that registration; otherwise the loop registers, then reads.
+    """
     loop = asyncio.get_running_loop()
     deadline = loop.time() + state.settings.sync_wait_limit_s
     disconnect = asyncio.ensure_future(_disconnected(request))
     try:
         while True:
-            event = state.waiters.register(job_id)
+            if event is None:
+                event = state.waiters.register(job.id)
+                job = await in_transaction(state.sessions, load_job, job_id=job.id)
             try:
-                job = await in_transaction(state.sessions, load_job, job_id=job_id)
                 remaining = deadline - loop.time()
                 if job.status in states.TERMINAL or remaining <= 0 or disconnect.done():
                     return job
@@ -171,7 +187,8 @@ async def _wait(request: Request, state: AppState, job_id: str) -> Job:
                     {event, disconnect}, timeout=remaining, return_when=asyncio.FIRST_COMPLETED
                 )
             finally:
-                state.waiters.discard(job_id, event)
+                state.waiters.discard(job.id, event)
+                event = None
     finally:
         disconnect.cancel()
 
