@@ -169,7 +169,7 @@ class ProcessMonitor:
 class Profiler:
     """py-spy records of named processes while the load runs (only with --profile DIR).
 
-    py-spy is a profiling aid, not a dependency: install it into the virtualenv by hand.
+    py-spy comes with the dev extras (`make install`).
     Each process gets DIR/<bench>-<name>.txt (collapsed stacks) and the top frames are summed
     into the result line.
     """

@@ -80,7 +80,9 @@ def main() -> None:
     parser.add_argument("--n", type=int, default=200)
     args = parser.parse_args()
     database = create_migrated_database("musicgw_bench")
-    stack = Stack(Path(tempfile.mkdtemp()), database_url=database).start()
+    # The offline provider's cache off: every request renders its track, as it would first time.
+    env = {"OFFLINE_CACHE_MB": "0"}
+    stack = Stack(Path(tempfile.mkdtemp()), database_url=database, env=env).start()
     try:
         _, key = stack.account("100000")
         requests = bench_requests(stack, key, args.n)

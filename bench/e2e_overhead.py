@@ -1,15 +1,17 @@
 """The gateway's own overhead on a zero-latency request: end-to-end time minus the track's making.
 
 The same request as e2e_latency.py (a 1-second elevenlabs-music MP3, offline provider with no
-simulated latency, sequential, production shape: uvicorn API + one Celery worker process,
-Postgres, Redis), but each request is followed by the offline provider's own work for the same
-request (synth + MP3 encode) called directly in this process. The overhead of a request is its
-end-to-end time minus the median of those direct calls: auth, validation, hold, enqueue, claim,
-store, capture, wake-up and streaming. Baseline in the same run: the bare Celery round trip of
-e2e_latency.py (`worker.ping` answered on the job-event channel).
+simulated latency and its track cache off, so every request renders; sequential, production
+shape: uvicorn API + one Celery worker process, Postgres, Redis), but each request is followed
+by the offline provider's own work for the same request (synth + MP3 encode) called directly in
+this process. The overhead of a request is its end-to-end time minus the median of those direct
+calls: auth, validation, hold, enqueue, claim, store, capture, wake-up and streaming. Baseline
+in the same run: the bare Celery round trip of e2e_latency.py (`worker.ping` answered on the
+job-event channel).
 Targets: overhead p50 <= 10 ms, p99 <= 40 ms, and p50 <= 5x the bare Celery round trip.
 
-Run: .venv/bin/python bench/e2e_overhead.py [--n 200]   (needs Postgres and Redis, as `make test`)
+Run: .venv/bin/python bench/e2e_overhead.py [--n 200] [--profile DIR]
+(needs Postgres and Redis, as `make test`; --profile DIR writes py-spy stacks there)
 """
 
 from __future__ import annotations
@@ -18,9 +20,10 @@ import argparse
 import statistics
 import time
 
+import httpx
 import psycopg
 from _harness import check, direct_synth_ms, emit, percentile, running_stack
-from _observe import ProcessMonitor
+from _observe import ProcessMonitor, Profiler
 from e2e_latency import bench_celery
 
 BODY = {"prompt": "tight funk groove", "music_length_ms": 1000}
@@ -49,29 +52,44 @@ def split_stages(database_url: str, marks: dict[str, tuple[float, float]]) -> di
     return {name: round(statistics.median(values), 2) for name, values in legs.items()}
 
 
+def measure(
+    client: httpx.Client,
+    n: int,
+    requests: list[float],
+    direct: list[float],
+    marks: dict[str, tuple[float, float]],
+) -> None:
+    """n sequential requests, each followed by the same track made directly in this process."""
+    for _ in range(n):
+        sent_at, start = time.time(), time.perf_counter()
+        response = client.post("/v1/audio/music", json=BODY)
+        requests.append((time.perf_counter() - start) * 1000)
+        response.raise_for_status()
+        marks[response.headers["X-Kyma-Job-Id"]] = (sent_at, time.time())
+        # Interleaved, so both see the same moment of a noisy machine.
+        direct.append(direct_synth_ms(BODY, repeat=1, warm=False))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--n", type=int, default=200)
+    parser.add_argument("--profile", default=None, help="write py-spy stacks here")
     args = parser.parse_args()
     requests: list[float] = []
     direct: list[float] = []
     marks: dict[str, tuple[float, float]] = {}
-    with running_stack("musicgw_bench_overhead") as stack:
+    # The offline provider's cache off: every request renders, and the render is subtracted.
+    with running_stack("musicgw_bench_overhead", env={"OFFLINE_CACHE_MB": "0"}) as stack:
         _, key = stack.account("100000")
         with stack.client(key) as client:
             for _ in range(5):
                 client.post("/v1/audio/music", json=BODY).raise_for_status()
             direct_synth_ms(BODY, repeat=5)
-            monitor = ProcessMonitor({"api": stack.pid("api"), "worker": stack.pid("worker")})
+            pids = {"api": stack.pid("api"), "worker": stack.pid("worker")}
+            monitor = ProcessMonitor(pids)
             monitor.start()
-            for _ in range(args.n):
-                sent_at, start = time.time(), time.perf_counter()
-                response = client.post("/v1/audio/music", json=BODY)
-                requests.append((time.perf_counter() - start) * 1000)
-                response.raise_for_status()
-                marks[response.headers["X-Kyma-Job-Id"]] = (sent_at, time.time())
-                # Interleaved, so both see the same moment of a noisy machine.
-                direct.append(direct_synth_ms(BODY, repeat=1, warm=False))
+            with Profiler(args.profile, "e2e_overhead", pids) as prof:
+                measure(client, args.n, requests, direct, marks)
             processes = monitor.stop()
         celery = bench_celery(stack, args.n)
         stages = split_stages(stack.env["DATABASE_URL"], marks)
@@ -111,6 +129,7 @@ def main() -> None:
             "stages_p50_ms": stages,
             "api_cpu_ms_per_request": round(processes["api"]["cpu_s"] * 1000 / args.n, 2),
             "worker_cpu_ms_per_request": round(processes["worker"]["cpu_s"] * 1000 / args.n, 2),
+            "profile": prof.summary(),
         }
     )
 

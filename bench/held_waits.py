@@ -1,17 +1,18 @@
 """Thousands of callers held open at once: one API process, one worker process, a slow provider.
 
 Starts the production shape (uvicorn API + one Celery worker process with enough threads,
-Postgres, Redis) with the offline provider sleeping OFFLINE_LATENCY_MS (30 s) per track, then
-fires N (2,000) POST /v1/audio/music for a 1-second MP3 at once from one asyncio client, every
-request holding its connection until its audio comes back. Meanwhile a separate process reads
-GET /healthz every 50 ms. Measured in the same run:
+Postgres, Redis) with the offline provider sleeping OFFLINE_LATENCY_MS (30 s) per track (it
+renders the one prompt once and serves the rest from its cache, as a remote provider costs the
+worker no CPU), then fires N (2,000) POST /v1/audio/music for a 1-second MP3 at once from one
+asyncio client, every request holding its connection until its audio comes back. Meanwhile a
+separate process reads GET /healthz every 50 ms. Measured in the same run:
   - the wall time from the first request sent to the last answer, errors, per-request latency;
   - API and worker RSS (psutil, by pid) before the load and at its peak;
   - /healthz latency while the callers are held, against /healthz on the idle API (baseline).
 Targets: 0 errors, all done within 33 s, API RSS growth <= 150 MB, /healthz p99 <= 20 ms.
 
 Run: .venv/bin/python bench/held_waits.py [--n 2000] [--latency-ms 30000] [--profile DIR]
-(needs Postgres and Redis, as `make test`; --profile needs py-spy in the virtualenv)
+(needs Postgres and Redis, as `make test`; --profile DIR writes py-spy stacks there)
 """
 
 from __future__ import annotations

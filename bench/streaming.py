@@ -10,7 +10,7 @@ can. Measured in the same run:
 Target: API RSS growth <= 100 MB.
 
 Run: .venv/bin/python bench/streaming.py [--n 200] [--length-ms 300000] [--profile DIR]
-(needs Postgres and Redis, as `make test`; --profile needs py-spy in the virtualenv)
+(needs Postgres and Redis, as `make test`; --profile DIR writes py-spy stacks there)
 """
 
 from __future__ import annotations

@@ -1,7 +1,8 @@
 """Throughput of the whole stack with a zero-latency provider: completed jobs per second.
 
 Starts the production shape (uvicorn API + W Celery worker processes, Postgres, Redis) with
-the offline provider at no simulated latency, then C asyncio clients (closed loop: each sends
+the offline provider at no simulated latency (one prompt: its track cache renders it once, so
+the provider costs the workers next to nothing), then C asyncio clients (closed loop: each sends
 its next POST /v1/audio/music for a 1-second MP3 as soon as its last one answered) for T
 seconds; a job counts when its audio has come back. Measured in the same run:
   - baselines: GET /healthz from the same C clients (the API with no work behind it), N bare
@@ -12,7 +13,7 @@ Target: >= 200 completed jobs per second.
 
 Run: .venv/bin/python bench/throughput.py [--seconds 20] [--clients 64] [--workers 2]
      [--concurrency 16] [--profile DIR]
-(needs Postgres and Redis, as `make test`; --profile needs py-spy in the virtualenv)
+(needs Postgres and Redis, as `make test`; --profile DIR writes py-spy stacks there)
 """
 
 from __future__ import annotations

@@ -1,10 +1,11 @@
 """Worker fan-out: how fast one worker process gets through a burst of slow-provider jobs.
 
 Starts the production shape (uvicorn API + one Celery worker process with N threads, Postgres,
-Redis) with the offline provider sleeping OFFLINE_LATENCY_MS (2 s) per track. N (500) jobs for a
-1-second MP3 are accepted straight through the jobs service (hold + row, as the API does), then
-their `music.generate` tasks are sent in one burst; the clock runs from the first send to the
-last job row marked ended. Measured in the same run:
+Redis) with the offline provider sleeping OFFLINE_LATENCY_MS (2 s) per track (one prompt,
+rendered once: the provider's track cache serves the rest). N (500) jobs for a 1-second MP3 are
+accepted straight through the jobs service (hold + row, as the API does), then their
+`music.generate` tasks are sent in one burst; the clock runs from the first send to the last job
+row marked ended. Measured in the same run:
   - baseline: N bare `worker.ping` tasks sent in one burst, until the last answer is heard on the
     job-event channel (the queue and the worker's thread pool with no job in them);
   - a direct call: the offline provider's synth + encode of the same request in this process;
@@ -12,7 +13,7 @@ last job row marked ended. Measured in the same run:
 Target: 500 jobs done within 4 s (the provider latency + 2 s, for other --latency-ms).
 
 Run: .venv/bin/python bench/worker_fanout.py [--n 500] [--latency-ms 2000] [--profile DIR]
-(needs Postgres and Redis, as `make test`; --profile needs py-spy in the virtualenv)
+(needs Postgres and Redis, as `make test`; --profile DIR writes py-spy stacks there)
 """
 
 from __future__ import annotations
