@@ -20,6 +20,7 @@ _BITRATES = {
     2: (0, 8, 16, 24, 32, 40, 48, 56, 64, 80, 96, 112, 128, 144, 160),  # MPEG-2 layer III
 }
 _RATES = {3: (44100, 48000, 32000), 2: (22050, 24000, 16000)}
+_STRETCH = 1152 * 32  # sample frames converted and handed to LAME at a time
 _TOC = bytes(i * 256 // 100 for i in range(100))  # a CBR stream's seek table is a straight line
 _XING_SIZE = 120  # "Info", flags, frames, bytes, 100-byte seek table, quality
 _LAME_SIZE = 36
@@ -39,11 +40,22 @@ def encode_mp3(pcm: np.ndarray, sample_rate: int, kbps: int) -> bytes:
     encoder.set_in_sample_rate(sample_rate)
     encoder.set_channels(channels)
     encoder.set_quality(QUALITY)
-    scaled = np.multiply(pcm, np.float32(32767), dtype=np.float32)
-    np.rint(scaled, out=scaled)
-    np.clip(scaled, -32768, 32767, out=scaled)
-    ints = scaled.astype("<i2")
-    audio = bytes(encoder.encode(ints.tobytes())) + bytes(encoder.flush())
+    # LAME buffers what it is given and cuts the same frames however the input is split, so the
+    # samples go in a stretch at a time: converted to 16-bit in two small buffers that stay in
+    # the cache, where a whole 3-minute track would take four passes over fresh memory.
+    frames = min(samples, _STRETCH)
+    scaled = np.empty((frames, channels), dtype=np.float32)
+    ints = np.empty((frames, channels), dtype="<i2")
+    parts = []
+    for first in range(0, samples, frames):
+        count = min(frames, samples - first)
+        block = np.multiply(pcm[first : first + count], np.float32(32767), out=scaled[:count])
+        np.rint(block, out=block)
+        np.clip(block, -32768, 32767, out=block)
+        np.copyto(ints[:count], block, casting="unsafe")
+        parts.append(encoder.encode(ints[:count]))
+    parts.append(encoder.flush())
+    audio = b"".join(parts)
     return _info_frame(audio, samples, sample_rate) + audio
 
 

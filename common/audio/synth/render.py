@@ -5,13 +5,16 @@ these sizes fresh memory costs more than the arithmetic). Each voice has a level
 optional Haas spread (the far side a few milliseconds late: width without moving off centre), a
 ping-pong echo for the lead, and a send to a convolution reverb. The reverb runs at an eighth of
 the sample rate: a diffuse, darkening tail needs little above 2.7 kHz, and it costs a fraction.
+Its send is built at that rate too: a note goes in already averaged over blocks of eight
+samples, which a piece's few distinct waveforms make nearly free (see `_averaged`).
 """
 
 import functools
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
-from scipy.signal import oaconvolve
+from scipy.fft import irfft, rfft
 
 from common.audio.synth.drums import DRUMS, render_drum
 from common.audio.synth.score import Score
@@ -19,6 +22,8 @@ from common.audio.synth.voices import render_note
 
 _REVERB_DECIMATION = 8
 _REVERB_SECONDS = 1.8  # long enough for the longest tail (ambient), cut off by its envelope
+_REVERB_TRANSFORM = 1 << 16  # samples per transform in the reverb's convolution (> 2x taps)
+_REVERB_STRETCH = 16384  # frames interpolated at a time: the buffer stays in the cache
 _ECHO_TAPS = 3
 _ECHO_FEEDBACK = 0.35
 
@@ -32,6 +37,12 @@ class _Placement:
     spread: float = 0.0  # seconds by which the far side lags
     send: float = 0.0
     echo: float = 0.0
+
+    @functools.cached_property
+    def sides(self) -> tuple[float, float]:
+        """The left and right channels' gains, constant-power."""
+        angle = (self.pan + 1) * np.pi / 4
+        return float(np.cos(angle)), float(np.sin(angle))
 
 
 _PLACEMENTS: dict[str, _Placement] = {
@@ -75,68 +86,170 @@ _PLACEMENTS: dict[str, _Placement] = {
 }
 
 
+class _Struck(NamedTuple):
+    """One note ready to place: its waveform, its velocity, and the key that the waveform (and
+    its versions at the reverb's rate) is cached by."""
+
+    key: tuple[object, ...]
+    wave: np.ndarray
+    velocity: float
+
+
 def render(score: Score) -> np.ndarray:
-    """Render `score` to float32 planar stereo of shape (2, length_samples), before mastering."""
+    """Render `score` to float32 planar stereo of shape (2, length_samples), before mastering.
+
+    The notes that one voice starts together (a chord, a strum) are summed in a small buffer
+    and placed as one: a strummed guitar's chords then cost a quarter of the adds into the big
+    buffers, where most of the time goes.
+    """
     sr = score.sample_rate
     length = score.length_samples
+    q = _REVERB_DECIMATION
     mix = np.zeros((2, length), dtype=np.float32)
-    send = np.zeros(length, dtype=np.float32)
+    send = np.zeros(length // q, dtype=np.float32)
     # Ping-pong echo at a dotted eighth: repeats alternate right and left, each one quieter.
     echo_step = max(1, round(score.bar_seconds * 3 / 16 * sr))
-    kit = score.style.genre.kit or "pop"
-    cache: dict[tuple[str, float, int, str], np.ndarray] = {}
-    for note in score.notes:
-        start = round(note.start * sr)
-        if start >= length:
-            continue
-        if note.voice in DRUMS:
-            wave = render_drum(kit, note.voice, score.style.tonic)
+    chords = _chords(score)
+    longest = max((len(n.wave) for notes in chords.values() for n in notes), default=0)
+    scratch = np.empty(longest, dtype=np.float32)
+    summed = np.empty(longest, dtype=np.float32)
+    averaged: dict[tuple[object, ...], np.ndarray] = {}
+    for (voice, start), notes in chords.items():
+        place = _PLACEMENTS[voice]
+        if len(notes) == 1:
+            wave, level = notes[0].wave, notes[0].velocity * place.gain
         else:
-            held = max(1, round(note.duration * sr))
-            key = (note.voice, note.pitch, held, note.vowel)
-            if key not in cache:
-                instrument = "voice" if note.voice == "harmony" else note.voice
-                cache[key] = render_note(instrument, note.pitch, held, note.vowel)
-            wave = cache[key]
-        place = _PLACEMENTS[note.voice]
-        level = note.velocity * place.gain
-        angle = (place.pan + 1) * np.pi / 4
-        _add(mix[0], start, wave, level * np.cos(angle))
-        _add(mix[1], start + round(place.spread * sr), wave, level * np.sin(angle))
-        if place.send:
-            _add(send, start, wave, level * place.send)
+            wave, level = summed[: max(len(n.wave) for n in notes)], place.gain
+            wave.fill(0)
+            for note in notes:
+                _add(wave, 0, note.wave, note.velocity, scratch)
+        left, right = place.sides
+        _add(mix[0], start, wave, level * left, scratch)
+        _add(mix[1], start + round(place.spread * sr), wave, level * right, scratch)
         for tap in range(1, _ECHO_TAPS + 1 if place.echo else 1):
             repeat = level * place.echo * _ECHO_FEEDBACK ** (tap - 1)
-            _add(mix[tap % 2], start + tap * echo_step, wave, repeat)
+            _add(mix[tap % 2], start + tap * echo_step, wave, repeat, scratch)
+        if place.send:
+            for note in notes:
+                offset = (*note.key, start % q)
+                if offset not in averaged:
+                    averaged[offset] = _averaged(note.wave, start % q, q)
+                sent = note.velocity * place.gain * place.send
+                _add(send, start // q, averaged[offset], sent, scratch)
     _add_reverb(mix, send, score.style.genre.reverb)
     return mix
 
 
-def _add(bus: np.ndarray, start: int, wave: np.ndarray, level: float) -> None:
-    end = min(start + len(wave), len(bus))
-    if end > start:
-        bus[start:end] += np.float32(level) * wave[: end - start]
+def _chords(score: Score) -> dict[tuple[str, int], list[_Struck]]:
+    """Every note that starts within the piece, grouped by voice and starting sample, in the
+    score's order."""
+    sr = score.sample_rate
+    kit = score.style.genre.kit or "pop"
+    waves: dict[tuple[object, ...], np.ndarray] = {}
+    chords: dict[tuple[str, int], list[_Struck]] = {}
+    for note in score.notes:
+        start = round(note.start * sr)
+        if start >= score.length_samples:
+            continue
+        key: tuple[object, ...]
+        if note.voice in DRUMS:
+            key = (note.voice,)
+            if key not in waves:
+                waves[key] = render_drum(kit, note.voice, score.style.tonic)
+        else:
+            held = max(1, round(note.duration * sr))
+            key = (note.voice, note.pitch, held, note.vowel)
+            if key not in waves:
+                instrument = "voice" if note.voice == "harmony" else note.voice
+                waves[key] = render_note(instrument, note.pitch, held, note.vowel)
+        chords.setdefault((note.voice, start), []).append(_Struck(key, waves[key], note.velocity))
+    return chords
+
+
+def _add(bus: np.ndarray, start: int, wave: np.ndarray, level: float, scratch: np.ndarray) -> None:
+    # The scaled wave goes through `scratch`: a fresh array for each of some 20,000 adds
+    # costs more than the multiplication itself.
+    count = min(len(wave), len(bus) - start)
+    if count > 0:
+        target = bus[start : start + count]
+        target += np.multiply(wave[:count], np.float32(level), out=scratch[:count])
+
+
+def _averaged(wave: np.ndarray, offset: int, q: int) -> np.ndarray:
+    """`wave` as the reverb's send sees it when it starts `offset` samples into a block of `q`:
+    the mean of each block. A piece has a few dozen distinct waveforms, each a few thousand
+    times, so this is worked out once per waveform and offset."""
+    sums = np.zeros(-(-(offset + len(wave)) // q) * q, dtype=np.float32)
+    sums[offset : offset + len(wave)] = wave
+    # Pairwise sums, halving the block each time (q is a power of two): several times faster
+    # than a mean along rows of eight.
+    for _ in range(q.bit_length() - 1):
+        sums = sums[0::2] + sums[1::2]
+    return sums * np.float32(1 / q)
 
 
 def _add_reverb(mix: np.ndarray, send: np.ndarray, amount: float) -> None:
-    """Add the send through a stereo room: decimate, convolve, interpolate back up."""
+    """Add the send (at an eighth of the rate) through a stereo room: convolve, interpolate
+    back up."""
     q = _REVERB_DECIMATION
-    frames = len(send) // q
+    frames = len(send)
     if not frames or not amount:
         return
-    low = send[: frames * q].reshape(frames, q).mean(axis=1, dtype=np.float32)
-    for channel, response in enumerate(_room(q)):
-        wet = oaconvolve(low, response)[:frames].astype(np.float32) * np.float32(amount)
-        rise = np.append(wet[1:], np.float32(0)) - wet
-        # Linear interpolation back to the full rate, phase by phase; its images of the tail
-        # sit more than 25 dB under it.
-        for phase in range(q):
-            mix[channel, phase : frames * q : q] += wet + rise * np.float32(phase / q)
+    # One frame more than the send, silent: where the last frame's interpolation heads.
+    wet = np.zeros((2, frames + 1), dtype=np.float32)
+    np.multiply(_through_room(send, q), np.float32(amount), out=wet[:, :frames])
+    # Linear interpolation back to the full rate; its images of the tail sit more than 25 dB
+    # under it. It is built a stretch at a time, phase by phase in small buffers, and added
+    # to the mix in one contiguous pass: striding through the whole mix once per phase
+    # would cost twice as much.
+    ramp = (np.arange(q, dtype=np.float32) / np.float32(q))[:, np.newaxis]
+    stretch = min(frames, _REVERB_STRETCH)
+    rises = np.empty(stretch, dtype=np.float32)
+    buffer = np.empty((q, stretch), dtype=np.float32)
+    for channel in range(2):
+        full = mix[channel, : frames * q].reshape(frames, q)
+        for first in range(0, frames, stretch):
+            last = min(first + stretch, frames)
+            here, rise = wet[channel, first:last], rises[: last - first]
+            np.subtract(wet[channel, first + 1 : last + 1], here, out=rise)
+            phases = np.multiply(ramp, rise, out=buffer[:, : last - first])
+            phases += here
+            full[first:last] += phases.T
+
+
+def _through_room(send: np.ndarray, q: int) -> np.ndarray:
+    """`send` convolved with both of the room's impulse responses, cut to its length: (2, n).
+
+    Overlap-add, in float32 transforms of a fixed size a few times the responses' length (for
+    this convolution scipy's `oaconvolve` picks transforms twice as long, and takes half as
+    long again); each block of the send is transformed once for both responses.
+    """
+    taps = _room(q).shape[1]
+    step = _REVERB_TRANSFORM - taps + 1
+    frames = len(send)
+    blocks = -(-frames // step)
+    padded = np.zeros(blocks * step, dtype=np.float32)
+    padded[:frames] = send
+    spectrum = rfft(padded.reshape(blocks, step), _REVERB_TRANSFORM, axis=1)
+    wet = np.zeros((2, (blocks + 1) * step), dtype=np.float32)
+    for channel, response in enumerate(_room_spectra(q)):
+        pieces = irfft(spectrum * response, _REVERB_TRANSFORM, axis=1)
+        # A block's first `step` samples are its own; the rest rings on into the next block.
+        wet[channel, : blocks * step].reshape(blocks, step)[:] = pieces[:, :step]
+        wet[channel, step:].reshape(blocks, step)[:, : taps - 1] += pieces[:, step:]
+    return wet[:, :frames]
 
 
 @functools.cache
-def _room(q: int) -> tuple[np.ndarray, np.ndarray]:
-    """Two decorrelated impulse responses of a medium room: pre-delay, then a darkening tail."""
+def _room_spectra(q: int) -> np.ndarray:
+    """The room's impulse responses transformed as `_through_room` needs them, once."""
+    return rfft(_room(q), _REVERB_TRANSFORM, axis=1)
+
+
+@functools.cache
+def _room(q: int) -> np.ndarray:
+    """Two decorrelated impulse responses of a medium room, (2, taps): pre-delay, then a
+    darkening tail."""
     rate = 44100 / q
     t = np.arange(int(_REVERB_SECONDS * rate)) / rate
     responses = []
@@ -150,4 +263,4 @@ def _room(q: int) -> tuple[np.ndarray, np.ndarray]:
         tail *= np.clip((t - 0.018) / 0.01, 0, 1)
         tail[-int(0.05 * rate) :] *= np.linspace(1, 0, int(0.05 * rate))
         responses.append((tail / np.sqrt(np.sum(tail**2))).astype(np.float32))
-    return responses[0], responses[1]
+    return np.stack(responses)

@@ -5,7 +5,8 @@ and a bright one that dies away after the attack, which is how a plucked or stru
 filter closes), an amplitude envelope, and optionally a detuned second layer, vibrato, a pitch
 glide, saturation, a noise burst at the onset, or two-operator FM for bells and electric pianos.
 Oscillators read single-cycle wavetables with a 32-bit phase accumulator, so a note costs the
-same few array operations however many harmonics its spectrum has.
+same few array operations however many harmonics its spectrum has (the reads are `np.take`,
+the same gather as indexing with an array, done faster).
 """
 
 import functools
@@ -131,7 +132,7 @@ def render_note(instrument: str, pitch: float, samples: int, vowel: str = "") ->
             wide = _turns(hz * 2 ** (spec.detune / 1200), total, spec, t) + np.uint32(1 << 30)
             wave = 0.6 * wave + 0.6 * _tone(wide, hz, spec, vowel, t)
     if spec.sub:
-        wave += np.float32(spec.sub) * _sine()[_turns(hz / 2, total, spec, t) >> _SHIFT]
+        wave += np.float32(spec.sub) * np.take(_sine(), _turns(hz / 2, total, spec, t) >> _SHIFT)
     if spec.noise:
         wave += _onset_noise(total, spec.noise, int(pitch))
     if spec.drive:
@@ -160,7 +161,10 @@ def _turns(hz: float, samples: int, spec: Instrument, t: np.ndarray) -> np.ndarr
         fall = np.float32(hz * spec.glide * math.log(2) / 12) * tau * (1 - np.exp(-t / tau))
         bend = fall if not len(bend) else bend + fall
     if len(bend):
-        turns += (np.mod(bend, 1.0) * np.float32(2**32)).astype(np.int64).astype(np.uint32)
+        # The bend is never negative, so its fraction is itself less its floor: exactly what
+        # np.mod gives, at a tenth of the cost.
+        fraction = bend - np.floor(bend)
+        turns += (fraction * np.float32(2**32)).astype(np.int64).astype(np.uint32)
     return turns
 
 
@@ -168,20 +172,20 @@ def _tone(turns: np.ndarray, hz: float, spec: Instrument, vowel: str, t: np.ndar
     count = max(1, min(spec.harmonics, int(_CEILING_HZ // hz)))
     index = turns >> _SHIFT
     weights = _weights(spec, count, round(hz), vowel)
-    steady = _table(weights, 0)[index]
+    steady = np.take(_table(weights, 0), index)
     if not spec.bright:
         return steady
-    bright = _table(weights, 1)[index]
+    bright = np.take(_table(weights, 1), index)
     return steady + bright * np.exp(t * np.float32(-1 / spec.brightness))
 
 
 def _fm(turns: np.ndarray, hz: float, spec: Instrument, t: np.ndarray) -> np.ndarray:
     ratio, start, rest = spec.fm
     sine = _sine()
-    modulator = sine[_turns(hz * ratio, len(turns), spec, t) >> _SHIFT]
+    modulator = np.take(sine, _turns(hz * ratio, len(turns), spec, t) >> _SHIFT)
     index = np.float32(rest) + np.float32(start - rest) * np.exp(t * np.float32(-1 / 0.3))
     offset = (index * modulator * np.float32(2**32 / (2 * np.pi))).astype(np.int64)
-    return sine[(turns + offset.astype(np.uint32)) >> _SHIFT]
+    return np.take(sine, (turns + offset.astype(np.uint32)) >> _SHIFT)
 
 
 def _weights(spec: Instrument, count: int, hz: int, vowel: str) -> tuple[float, ...]:
