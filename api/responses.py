@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from starlette.responses import StreamingResponse
+from starlette.responses import Response, StreamingResponse
 
 from common.db import utcnow
 from common.errors import (
@@ -16,9 +16,13 @@ from common.jobs import states
 from common.jobs.present import upstream_detail
 from common.models import Job
 from common.pricing import format_seconds, format_usd
-from common.storage.base import BlobStore
+from common.storage.base import BlobNotFound, BlobStore
 
 JOB_ID_HEADER = "X-Kyma-Job-Id"
+# Audio up to this size (a 16-second MP3 at 128 kbps) is read whole and sent in one piece; a
+# streamed response costs a task group, a disconnect listener and a thread hop per chunk, which
+# for a short track is most of the work of answering. Longer tracks stream in chunks.
+WHOLE_RESPONSE_MAX_BYTES = 256 * 1024
 
 
 def kyma_headers(job: Job) -> dict[str, str]:
@@ -32,8 +36,9 @@ def kyma_headers(job: Job) -> dict[str, str]:
     }
 
 
-def audio_response(job: Job, store: BlobStore) -> StreamingResponse:
-    """Stream a succeeded job's stored audio in chunks, with the X-Kyma-* headers."""
+def audio_response(job: Job, store: BlobStore) -> Response:
+    """A succeeded job's stored audio with the X-Kyma-* headers: small tracks whole, larger ones
+    streamed in chunks. Blocking (the store may be remote): call it from a worker thread."""
     if job.status != states.SUCCEEDED:
         raise JobNotReadyError(
             f"Job {job.id} is {job.status}; audio exists only once it has succeeded.",
@@ -42,13 +47,22 @@ def audio_response(job: Job, store: BlobStore) -> StreamingResponse:
     expired = job.retain_until is not None and job.retain_until < utcnow()
     size = store.size(job.blob_key) if job.blob_key and not expired else None
     if size is None:
-        raise AudioGoneError(
-            f"The audio of job {job.id} is past its retention period.",
-            headers={JOB_ID_HEADER: job.id},
-        )
+        raise _gone(job)
+    key = job.blob_key or ""
+    if size <= WHOLE_RESPONSE_MAX_BYTES:
+        try:
+            body = b"".join(store.iter_chunks(key))
+        except BlobNotFound:  # purged between the two calls
+            raise _gone(job) from None
+        return Response(body, media_type=job.content_type, headers=kyma_headers(job))
     headers = kyma_headers(job) | {"Content-Length": str(size)}
-    return StreamingResponse(
-        store.iter_chunks(job.blob_key or ""), media_type=job.content_type, headers=headers
+    return StreamingResponse(store.iter_chunks(key), media_type=job.content_type, headers=headers)
+
+
+def _gone(job: Job) -> AudioGoneError:
+    return AudioGoneError(
+        f"The audio of job {job.id} is past its retention period.",
+        headers={JOB_ID_HEADER: job.id},
     )
 
 
