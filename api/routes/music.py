@@ -10,7 +10,6 @@ from fastapi import APIRouter, Depends, Header, Query, Request
 from fastapi.responses import JSONResponse, Response
 from starlette.concurrency import run_in_threadpool
 
-from api.db import in_transaction
 from api.deps import AppState, get_state, require_principal
 from api.responses import (
     JOB_ID_HEADER,
@@ -26,6 +25,7 @@ from api.schemas import (
     error_responses,
 )
 from common.account.service import Principal
+from common.db import transaction
 from common.errors import InvalidRequestError, ServiceUnavailableError
 from common.jobs import idempotency, states
 from common.jobs import service as jobs
@@ -78,45 +78,76 @@ async def create_music(
     principal: Principal = Depends(require_principal),
     state: AppState = Depends(get_state),
 ) -> Response:
-    await run_in_threadpool(
-        state.rate_limiter.check, api_key_id=principal.api_key_id, override=principal.rate_limit
-    )
-    body = _decode_json(await request.body())
-    music = parse_music_request(body)
+    raw = await request.body()
     saving = save_to_blob == "1"
-    job, created = await in_transaction(
-        state.sessions,
-        jobs.accept_job,
-        account_id=principal.account_id,
-        api_key_id=principal.api_key_id,
-        request=music,
-        max_runtime_s=state.settings.job_max_runtime_s,
-        save_to_blob=saving,
-        default_max_concurrent=state.settings.max_concurrent_jobs_per_account,
-        idempotency=_idempotency(idempotency_key, state, body, saving),
-    )
     respond_async = bool(prefer and "respond-async" in prefer.lower())
-    # A new job's waiter is registered before the job can move, so no event can be missed and
-    # the row just written need not be read back before waiting.
-    first = state.waiters.register(job.id) if created and not respond_async else None
+    # The job's id is chosen here so that its waiter is registered before the job exists: no
+    # event can be missed, and the row just written need not be read back before waiting.
+    job_id = jobs.new_job_id()
+    first = None if respond_async else state.waiters.register(job_id)
     try:
-        if created:
-            await _enqueue(state, job)
+        job, created = await run_in_threadpool(
+            _accept,
+            state,
+            principal,
+            raw,
+            job_id=job_id,
+            saving=saving,
+            idempotency_key=idempotency_key,
+            request_id=current_log_field("request_id"),
+        )
     except BaseException:
         if first is not None:
-            state.waiters.discard(job.id, first)
+            state.waiters.discard(job_id, first)
         raise
+    if first is not None and not created:
+        # An Idempotency-Key found an earlier job: that one is waited on the ordinary way.
+        state.waiters.discard(job_id, first)
+        first = None
     if respond_async:
         return _accepted(job, body=job_body(job), headers={"Preference-Applied": "respond-async"})
-    job = await _wait(request, state, job, first)
+    job, answer = await _wait(request, state, job, first)
+    if answer is not None:
+        return answer
     if job.status == states.SUCCEEDED and job.save_to_blob:
         return JSONResponse(saved_body(job), headers=kyma_headers(job))
     if job.status == states.SUCCEEDED:
-        # The store may be remote (S3): its HEAD must not block the event loop.
         return await run_in_threadpool(audio_response, job, state.store)
     if job.status in states.TERMINAL:
         raise job_failure(job)
     return _accepted(job)
+
+
+def _accept(
+    state: AppState,
+    principal: Principal,
+    raw: bytes,
+    *,
+    job_id: str,
+    saving: bool,
+    idempotency_key: str | None,
+    request_id: str | None,
+) -> tuple[Job, bool]:
+    """Everything between reading the body and waiting, in one trip to a worker thread: the
+    rate limit, validation, the job with its hold, and the enqueue. (job, newly created)."""
+    state.rate_limiter.check(api_key_id=principal.api_key_id, override=principal.rate_limit)
+    body = _decode_json(raw)
+    music = parse_music_request(body)
+    with transaction(state.sessions) as session:
+        job, created = jobs.accept_job(
+            session,
+            job_id=job_id,
+            account_id=principal.account_id,
+            api_key_id=principal.api_key_id,
+            request=music,
+            max_runtime_s=state.settings.job_max_runtime_s,
+            save_to_blob=saving,
+            default_max_concurrent=state.settings.max_concurrent_jobs_per_account,
+            idempotency=_idempotency(idempotency_key, state, body, saving),
+        )
+    if created:
+        _enqueue(state, job, request_id)
+    return job, created
 
 
 def _idempotency(
@@ -138,25 +169,20 @@ def _decode_json(raw: bytes) -> object:
         raise InvalidRequestError(f"The body is not valid JSON: {exc}.") from exc
 
 
-async def _enqueue(state: AppState, job: Job) -> None:
+def _enqueue(state: AppState, job: Job, request_id: str | None) -> None:
     """Hand the job to the queue; if the queue is down, end the job and release its hold."""
     try:
         # The request id travels with the task, so the worker's log lines carry it too.
-        await run_in_threadpool(
-            state.celery.send_task,
-            "music.generate",
-            args=[job.id],
-            headers={"request_id": current_log_field("request_id")},
-        )
+        state.celery.send_task("music.generate", args=[job.id], headers={"request_id": request_id})
     except Exception as exc:
         log.warning("could not enqueue job %s", job.id, exc_info=True)
-        await in_transaction(
-            state.sessions,
-            jobs.fail_job,
-            job_id=job.id,
-            code="service_unavailable",
-            message="The job queue was unreachable.",
-        )
+        with transaction(state.sessions) as session:
+            jobs.fail_job(
+                session,
+                job_id=job.id,
+                code="service_unavailable",
+                message="The job queue was unreachable.",
+            )
         raise ServiceUnavailableError(
             "The job queue is unreachable; nothing was charged. Retry shortly.",
             headers={JOB_ID_HEADER: job.id, "Retry-After": "5"},
@@ -165,8 +191,9 @@ async def _enqueue(state: AppState, job: Job) -> None:
 
 async def _wait(
     request: Request, state: AppState, job: Job, event: asyncio.Future[None] | None
-) -> Job:
-    """Wait until the job is terminal, the sync-wait limit passes, or the caller goes away.
+) -> tuple[Job, Response | None]:
+    """Wait until the job is terminal, the sync-wait limit passes, or the caller goes away;
+    with the audio answer already made when the job succeeded with audio to send.
 
     `event`, when given, was registered before `job` was read (or written), so `job` is current
     as of that registration; otherwise the loop registers, then reads.
@@ -176,13 +203,14 @@ async def _wait(
     disconnect = asyncio.ensure_future(_disconnected(request))
     try:
         while True:
+            answer = None
             if event is None:
                 event = state.waiters.register(job.id)
-                job = await in_transaction(state.sessions, load_job, job_id=job.id)
+                job, answer = await run_in_threadpool(_current, state, job.id)
             try:
                 remaining = deadline - loop.time()
                 if job.status in states.TERMINAL or remaining <= 0 or disconnect.done():
-                    return job
+                    return job, answer
                 await asyncio.wait(
                     {event, disconnect}, timeout=remaining, return_when=asyncio.FIRST_COMPLETED
                 )
@@ -191,6 +219,16 @@ async def _wait(
                 event = None
     finally:
         disconnect.cancel()
+
+
+def _current(state: AppState, job_id: str) -> tuple[Job, Response | None]:
+    """The job as it is now, and its audio answer if it has succeeded with audio to send: one
+    trip to a worker thread (the store may be remote)."""
+    with transaction(state.sessions) as session:
+        job = load_job(session, job_id=job_id)
+    if job.status == states.SUCCEEDED and not job.save_to_blob:
+        return job, audio_response(job, state.store)
+    return job, None
 
 
 async def _disconnected(request: Request) -> None:

@@ -85,9 +85,12 @@ def accept_job(
     save_to_blob: bool,
     default_max_concurrent: int,
     idempotency: Idempotency | None = None,
+    job_id: str | None = None,
 ) -> tuple[Job, bool]:
     """Submit a job, or find the one an Idempotency-Key already made; (job, newly created)."""
-    job_id = new_job_id()
+    job_id = job_id or new_job_id()
+    # Read before the hold locks the account row, for the same reason as in complete_job.
+    account = session.get(Account, account_id)
     if idempotency is not None:
         existing = idempotency_keys.reserve(
             session,
@@ -111,7 +114,6 @@ def accept_job(
         job_id=job_id,
     )
     # After the hold: the account row is locked, so concurrent submits count one at a time.
-    account = session.get(Account, account_id)
     limit = (account.max_concurrent_jobs if account else None) or default_max_concurrent
     check_concurrent_jobs(session, account_id=account_id, limit=limit)
     return job, True
@@ -157,6 +159,9 @@ def complete_job(
     )
     if job is None or job.hold_id is None:
         raise HoldAlreadySettled(job_id)
+    # Read before the capture locks the account row (the webhook step needs it), so the lock
+    # is held for as few round trips as possible: every job of the account queues behind it.
+    session.get(Account, job.account_id)
     balance = ledger.capture_hold(session, hold_id=job.hold_id)
     if balance is None:
         raise HoldAlreadySettled(job_id)
