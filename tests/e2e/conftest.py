@@ -1,5 +1,8 @@
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -16,7 +19,19 @@ from tests.fixtures.stack import Stack
 def e2e_database() -> Iterator[str]:
     url = create_migrated_database("musicgw_e2e")
     yield url
-    drop_database(url)
+    try:
+        # Every end-to-end test has left the money sound: the operator's own command says so.
+        done = subprocess.run(
+            [sys.executable, "-m", "api.cli", "ledger", "verify"],
+            env=os.environ | {"DATABASE_URL": url, "REDIS_URL": ""},
+            cwd=Path(__file__).resolve().parents[2],
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+        assert done.returncode == 0, done.stdout + done.stderr
+    finally:
+        drop_database(url)
 
 
 @pytest.fixture(scope="session")
