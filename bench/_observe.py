@@ -187,7 +187,7 @@ class Profiler:
         self._out.mkdir(parents=True, exist_ok=True)
         for name, pid in self._pids.items():
             self._running[name] = subprocess.Popen(
-                [exe, "record", "--pid", str(pid), "--format", "raw", "--rate", "50", "--gil",
+                [exe, "record", "--pid", str(pid), "--format", "raw", "--rate", "250", "--gil",
                  "--output", str(self._path(name)), "--nonblocking"],
                 stdout=subprocess.DEVNULL,
                 stderr=subprocess.DEVNULL,
