@@ -118,6 +118,39 @@ class Rows:
         }
 
 
+@contextlib.contextmanager
+def outage_stack(
+    database: str, data_dir: Path, *, provider_s: int, max_runtime_s: int, reaper_interval_s: int
+) -> Iterator[Stack]:
+    """The stack the service-outage rows break: beat, and one 64-thread worker, so that a
+    burst of slow jobs is all in flight at once."""
+    env = {
+        "OFFLINE_LATENCY_MS": str(provider_s * 1000),
+        "JOB_MAX_RUNTIME_S": str(max_runtime_s),
+        "REAPER_INTERVAL_S": str(reaper_interval_s),
+    }
+    with running(Stack(data_dir, database_url=database, beat=True, workers=0, env=env)) as stack:
+        spawn_worker(stack, "worker", concurrency=64)
+        wait_worker_ready(stack, "worker")
+        yield stack
+
+
+def wait_running(rows: Rows, account_id: str, count: int) -> None:
+    wait_for(
+        lambda: list(rows.statuses(account_id).values()).count(states.RUNNING) == count,
+        timeout=30,
+        what=f"{count} running jobs",
+    )
+
+
+def assert_settled_once(rows: Rows, account_id: str) -> None:
+    """No hold left active, and one capture per succeeded job, none for any other."""
+    holds = {h.job_id: h.state for h in rows.holds(account_id)}
+    succeeded = [j.id for j in rows.jobs(account_id) if j.status == states.SUCCEEDED]
+    assert "active" not in holds.values()
+    assert rows.captured(account_id) == sorted(succeeded)
+
+
 def verify_ledger(stack: Stack) -> None:
     """`musicgw ledger verify` with the stack's settings: exit 0 and no violation."""
     done = subprocess.run(

@@ -20,23 +20,22 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from common.jobs import states
 from tests.faults.harness import (
     Answer,
     Burst,
     Rows,
     assert_no_server_error,
+    assert_settled_once,
     call,
     figure,
     first_success,
     full_log,
+    outage_stack,
     post_track,
-    running,
-    spawn_worker,
     tracks,
     verify_ledger,
     wait_for,
-    wait_worker_ready,
+    wait_running,
 )
 from tests.fixtures.databases import ADMIN_URL
 from tests.fixtures.stack import Stack
@@ -102,15 +101,13 @@ def postgres_stopped() -> Iterator[None]:
 def stack(database: str, tmp_path: Path) -> Iterator[Stack]:
     if _cluster() is None:
         pytest.skip("Postgres is not a local cluster this test may stop and start")
-    env = {
-        "OFFLINE_LATENCY_MS": str(PROVIDER_S * 1000),
-        "JOB_MAX_RUNTIME_S": "30",
-        "REAPER_INTERVAL_S": str(REAPER_INTERVAL_S),
-    }
-    stack = Stack(tmp_path / "stack", database_url=database, beat=True, workers=0, env=env)
-    with running(stack):
-        spawn_worker(stack, "worker", concurrency=64)
-        wait_worker_ready(stack, "worker")
+    with outage_stack(
+        database,
+        tmp_path / "stack",
+        provider_s=PROVIDER_S,
+        max_runtime_s=30,
+        reaper_interval_s=REAPER_INTERVAL_S,
+    ) as stack:
         yield stack
 
 
@@ -118,11 +115,7 @@ def test_postgres_crash_is_a_503_and_loses_nothing(stack: Stack, rows: Rows) -> 
     account_id, key = stack.account("50")
     probe_account, probe_key = stack.account("50")
     burst = Burst(stack, key, tracks(JOBS, tag="postgres restart")).start()
-    wait_for(
-        lambda: list(rows.statuses(account_id).values()).count(states.RUNNING) == JOBS,
-        timeout=30,
-        what=f"{JOBS} running jobs",
-    )
+    wait_running(rows, account_id, JOBS)
     some_job = next(iter(rows.statuses(account_id)))
 
     outage: list[Answer] = []
@@ -166,10 +159,6 @@ def test_postgres_crash_is_a_503_and_loses_nothing(stack: Stack, rows: Rows) -> 
     jobs = {j.id: j for j in rows.jobs(account_id)}
     assert {a.job_id for a in answers} == set(jobs)
     for account in (account_id, probe_account):
-        holds = {h.job_id: h.state for h in rows.holds(account)}
-        succeeded = [j.id for j in rows.jobs(account) if j.status == states.SUCCEEDED]
-        assert "active" not in holds.values()
-        # One capture per succeeded job, none for any other: no double capture.
-        assert rows.captured(account) == sorted(succeeded)
+        assert_settled_once(rows, account)
     verify_ledger(stack)
     assert recovery_s is not None and recovery_s <= RECOVERY_WITHIN_S, recovery_s

@@ -25,16 +25,16 @@ from tests.faults.harness import (
     Burst,
     Rows,
     assert_no_server_error,
+    assert_settled_once,
     figure,
     first_success,
     full_log,
+    outage_stack,
     post_track,
-    running,
-    spawn_worker,
     tracks,
     verify_ledger,
     wait_for,
-    wait_worker_ready,
+    wait_running,
 )
 from tests.fixtures.databases import REDIS_URL
 from tests.fixtures.stack import Stack
@@ -89,15 +89,13 @@ def redis_stopped() -> Iterator[None]:
 def stack(database: str, tmp_path: Path) -> Iterator[Stack]:
     if _redis.hostname not in ("127.0.0.1", "localhost"):
         pytest.skip("Redis is not a local server this test may stop and start")
-    env = {
-        "OFFLINE_LATENCY_MS": str(PROVIDER_S * 1000),
-        "JOB_MAX_RUNTIME_S": "20",
-        "REAPER_INTERVAL_S": "1",
-    }
-    stack = Stack(tmp_path / "stack", database_url=database, beat=True, workers=0, env=env)
-    with running(stack):
-        spawn_worker(stack, "worker", concurrency=64)
-        wait_worker_ready(stack, "worker")
+    with outage_stack(
+        database,
+        tmp_path / "stack",
+        provider_s=PROVIDER_S,
+        max_runtime_s=20,
+        reaper_interval_s=1,
+    ) as stack:
         yield stack
 
 
@@ -105,11 +103,7 @@ def test_redis_outage_is_a_503_and_loses_nothing(stack: Stack, rows: Rows) -> No
     account_id, key = stack.account("50")
     probe_account, probe_key = stack.account("50")
     burst = Burst(stack, key, tracks(JOBS, tag="redis outage")).start()
-    wait_for(
-        lambda: list(rows.statuses(account_id).values()).count(states.RUNNING) == JOBS,
-        timeout=30,
-        what=f"{JOBS} running jobs",
-    )
+    wait_running(rows, account_id, JOBS)
 
     outage: list[Answer] = []
     health: list[int] = []
@@ -153,11 +147,7 @@ def test_redis_outage_is_a_503_and_loses_nothing(stack: Stack, rows: Rows) -> No
 
     assert_no_server_error(answers, {200, 502})
     for account in (account_id, probe_account):
-        holds = {h.job_id: h.state for h in rows.holds(account)}
-        succeeded = [j.id for j in rows.jobs(account) if j.status == states.SUCCEEDED]
-        assert "active" not in holds.values()
-        # One capture per succeeded job, none for any other: no double capture.
-        assert rows.captured(account) == sorted(succeeded)
+        assert_settled_once(rows, account)
     verify_ledger(stack)
 
     worker = stack.processes["worker"].poll()
