@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 from pydantic import BaseModel, Field
 
@@ -93,6 +93,9 @@ class ShareLinkBody(BaseModel):
     share_url: str = Field(description="Shown once: the token is stored only as a hash.")
 
 
+JobStatusName = Literal["queued", "running", "succeeded", "failed", "expired"]
+
+
 class JobError(BaseModel):
     code: str
     message: str
@@ -103,7 +106,7 @@ class JobError(BaseModel):
 class JobStatus(BaseModel):
     object: Literal["audio.generation.job"] = "audio.generation.job"
     job_id: str
-    status: Literal["queued", "running", "succeeded", "failed", "expired"]
+    status: JobStatusName
     model: str
     response_format: str
     duration_sec: float | None = Field(None, description="Billed duration once succeeded.")
@@ -132,7 +135,7 @@ JOB_EVENT: dict[str, Any] = {
         "id": {"type": "string", "description": "`<job_id>:<status>`"},
         "event": {
             "type": "string",
-            "enum": ["queued", "running", "succeeded", "failed", "expired"],
+            "enum": list(get_args(JobStatusName)),
         },
         "data": {
             "type": "string",

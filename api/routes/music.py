@@ -111,8 +111,6 @@ async def create_music(
         return answer
     if job.status == states.SUCCEEDED and job.save_to_blob:
         return JSONResponse(saved_body(job), headers=kyma_headers(job))
-    if job.status == states.SUCCEEDED:
-        return await run_in_threadpool(audio_response, job, state.store)
     if job.status in states.TERMINAL:
         raise job_failure(job)
     return _accepted(job)
