@@ -1,6 +1,6 @@
 """Abuse limits: a request rate per API key (shared by every API process through Redis, with
-the `limits` library's moving window) and a cap on an account's jobs in flight (counted in the
-database inside the submit transaction, after the account row is locked by the hold)."""
+the `limits` library's moving window) and a cap on an account's jobs in flight (the account's
+count of active holds, checked by the hold's own conditional statement under the row lock)."""
 
 from __future__ import annotations
 
@@ -8,12 +8,8 @@ import math
 import time
 
 from limits import RateLimitItem, parse, storage, strategies
-from sqlalchemy import func, select
-from sqlalchemy.orm import Session
 
 from common.errors import RateLimitedError
-from common.jobs import states
-from common.models import Job
 
 
 class RequestRateLimiter:
@@ -35,16 +31,9 @@ class RequestRateLimiter:
         )
 
 
-def check_concurrent_jobs(session: Session, *, account_id: str, limit: int) -> None:
-    """RateLimitedError when the account has more than `limit` jobs queued or running (the one
-    being submitted included)."""
-    active = session.scalar(
-        select(func.count())
-        .select_from(Job)
-        .where(Job.account_id == account_id, Job.status.in_(states.ACTIVE))
+def too_many_in_flight(limit: int) -> RateLimitedError:
+    """The 429 for an account at its limit of jobs queued or running."""
+    return RateLimitedError(
+        f"This account already has {limit} jobs in flight; retry when one finishes.",
+        headers={"Retry-After": "5"},
     )
-    if (active or 0) > limit:
-        raise RateLimitedError(
-            f"This account already has {limit} jobs in flight; retry when one finishes.",
-            headers={"Retry-After": "5"},
-        )

@@ -8,8 +8,9 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
 
-from common.account.limits import check_concurrent_jobs
+from common.account.limits import too_many_in_flight
 from common.db import utcnow
 from common.errors import NotCancellableError, NotFoundError
 from common.jobs import idempotency as idempotency_keys
@@ -35,11 +36,15 @@ def submit_job(
     max_runtime_s: int,
     save_to_blob: bool = False,
     job_id: str | None = None,
+    max_active: int | None = None,
 ) -> Job:
-    """Create a queued job together with its hold (402 when the balance is short)."""
+    """Create a queued job together with its hold: BillingError (402) when the balance is
+    short, ledger.ActiveLimitReached when the account has `max_active` jobs in flight.
+
+    The job row goes first and the hold last, so the account row the hold locks stays locked
+    only until the caller's COMMIT."""
     job_id = job_id or new_job_id()
     cost = price_micro_usd(request.sku, music_length_ms=request.music_length_ms)
-    hold = ledger.place_hold(session, account_id=account_id, job_id=job_id, amount_micro_usd=cost)
     now = utcnow()
     job = Job(
         id=job_id,
@@ -54,13 +59,21 @@ def submit_job(
         save_to_blob=save_to_blob,
         webhook_url=request.webhook_url,
         cost_micro_usd=cost,
-        hold_id=hold.id,
+        hold_id=ledger.new_hold_id(),
         provider=request.sku.provider,
         created_at=now,
         deadline_at=now + timedelta(seconds=max_runtime_s),
     )
     session.add(job)
     session.flush()
+    ledger.place_hold(
+        session,
+        account_id=account_id,
+        job_id=job_id,
+        amount_micro_usd=cost,
+        max_active=max_active,
+        hold_id=job.hold_id,
+    )
     return job
 
 
@@ -104,18 +117,20 @@ def accept_job(
             job = session.get(Job, existing)
             assert job is not None
             return job, False
-    job = submit_job(
-        session,
-        account_id=account_id,
-        api_key_id=api_key_id,
-        request=request,
-        max_runtime_s=max_runtime_s,
-        save_to_blob=save_to_blob,
-        job_id=job_id,
-    )
-    # After the hold: the account row is locked, so concurrent submits count one at a time.
     limit = (account.max_concurrent_jobs if account else None) or default_max_concurrent
-    check_concurrent_jobs(session, account_id=account_id, limit=limit)
+    try:
+        job = submit_job(
+            session,
+            account_id=account_id,
+            api_key_id=api_key_id,
+            request=request,
+            max_runtime_s=max_runtime_s,
+            save_to_blob=save_to_blob,
+            job_id=job_id,
+            max_active=limit,
+        )
+    except ledger.ActiveLimitReached as exc:
+        raise too_many_in_flight(exc.limit) from None
     return job, True
 
 
@@ -165,8 +180,8 @@ def complete_job(
     balance = ledger.capture_hold(session, hold_id=job.hold_id)
     if balance is None:
         raise HoldAlreadySettled(job_id)
-    job.balance_after_micro_usd = balance
-    session.flush()
+    # The capture wrote it on the row; tell the loaded job without another UPDATE.
+    set_committed_value(job, "balance_after_micro_usd", balance)
     record_job_ended(session, job=job)
     return job
 

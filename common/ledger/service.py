@@ -13,6 +13,14 @@ from common.models import Hold
 from common.pricing import format_usd
 
 
+class ActiveLimitReached(Exception):
+    """The account already has as many holds (jobs in flight) as its limit allows."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(limit)
+        self.limit = limit
+
+
 def deposit(session: Session, *, account_id: str, amount_micro_usd: int, memo: str) -> int:
     """Add money to an account; return the new balance."""
     if amount_micro_usd <= 0:
@@ -29,53 +37,59 @@ def deposit(session: Session, *, account_id: str, amount_micro_usd: int, memo: s
     return balance
 
 
-def place_hold(session: Session, *, account_id: str, job_id: str, amount_micro_usd: int) -> Hold:
-    """Reserve a job's full cost in one conditional statement, or raise BillingError (402)."""
-    if not repository.reserve(session, account_id=account_id, amount=amount_micro_usd):
-        raise BillingError(
-            f"Available balance is below this request's cost of "
-            f"${format_usd(amount_micro_usd)}; top up the account and retry."
-        )
+def place_hold(
+    session: Session,
+    *,
+    account_id: str,
+    job_id: str,
+    amount_micro_usd: int,
+    max_active: int | None = None,
+    hold_id: str | None = None,
+) -> Hold:
+    """Reserve a job's full cost in one conditional statement, or raise BillingError (402)
+    when the available balance is short, or ActiveLimitReached when the account already has
+    `max_active` holds. Send it last before COMMIT: it locks the account row."""
     hold = Hold(
-        id=f"hold_{uuid.uuid4().hex}",
+        id=hold_id or new_hold_id(),
         account_id=account_id,
         job_id=job_id,
         amount_micro_usd=amount_micro_usd,
         state="active",
         created_at=utcnow(),
     )
-    session.add(hold)
-    session.flush()
-    return hold
+    if repository.hold(
+        session,
+        hold_id=hold.id,
+        account_id=account_id,
+        job_id=job_id,
+        amount=amount_micro_usd,
+        max_active=repository.NO_LIMIT if max_active is None else max_active,
+        now=hold.created_at,
+    ):
+        return hold
+    standing = repository.standing(session, account_id=account_id)
+    if (
+        standing is not None
+        and max_active is not None
+        and (standing.available >= amount_micro_usd and standing.active_holds >= max_active)
+    ):
+        raise ActiveLimitReached(max_active)
+    raise BillingError(
+        f"Available balance is below this request's cost of "
+        f"${format_usd(amount_micro_usd)}; top up the account and retry."
+    )
+
+
+def new_hold_id() -> str:
+    return f"hold_{uuid.uuid4().hex}"
 
 
 def capture_hold(session: Session, *, hold_id: str) -> int | None:
-    """Charge an active hold; return the balance after, or None if it was already settled."""
-    hold = repository.settle(session, hold_id=hold_id, state="captured")
-    if hold is None:
-        return None
-    balance = repository.move_balance(
-        session,
-        account_id=hold.account_id,
-        delta=-hold.amount_micro_usd,
-        held_delta=-hold.amount_micro_usd,
-    )
-    repository.append_entry(
-        session,
-        account_id=hold.account_id,
-        kind="capture",
-        amount=hold.amount_micro_usd,
-        balance_after=balance,
-        job_id=hold.job_id,
-        hold_id=hold_id,
-    )
-    return balance
+    """Charge an active hold and write the balance after on its job; return that balance, or
+    None if the hold was already settled."""
+    return repository.capture(session, hold_id=hold_id)
 
 
 def release_hold(session: Session, *, hold_id: str) -> bool:
     """Give an active hold back; False if it was already settled (the first settler won)."""
-    hold = repository.settle(session, hold_id=hold_id, state="released")
-    if hold is None:
-        return False
-    repository.unreserve(session, account_id=hold.account_id, amount=hold.amount_micro_usd)
-    return True
+    return repository.release(session, hold_id=hold_id)

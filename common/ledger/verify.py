@@ -59,19 +59,31 @@ def _conservation(session: Session, account_id: str | None) -> list[str]:
 
 def _held_matches_active_holds(session: Session, account_id: str | None) -> list[str]:
     active = (
-        select(Hold.account_id, func.sum(Hold.amount_micro_usd).label("amount"))
+        select(
+            Hold.account_id,
+            func.sum(Hold.amount_micro_usd).label("amount"),
+            func.count().label("count"),
+        )
         .where(Hold.state == "active")
         .group_by(Hold.account_id)
         .subquery()
     )
-    stmt = select(Account.id, Account.held_micro_usd, func.coalesce(active.c.amount, 0)).outerjoin(
-        active, active.c.account_id == Account.id
-    )
-    return [
-        f"{acct}: held {held} != active holds {amount}"
-        for acct, held, amount in session.execute(_scoped(stmt, Account.id, account_id))
-        if held != amount
-    ]
+    stmt = select(
+        Account.id,
+        Account.held_micro_usd,
+        func.coalesce(active.c.amount, 0),
+        Account.active_holds,
+        func.coalesce(active.c.count, 0),
+    ).outerjoin(active, active.c.account_id == Account.id)
+    problems = []
+    for acct, held, amount, counted, count in session.execute(
+        _scoped(stmt, Account.id, account_id)
+    ):
+        if held != amount:
+            problems.append(f"{acct}: held {held} != active holds {amount}")
+        if counted != count:
+            problems.append(f"{acct}: active_holds {counted} != {count} active holds")
+    return problems
 
 
 def _captures_match_jobs(session: Session, account_id: str | None) -> list[str]:
