@@ -31,7 +31,8 @@ def transition(
         .where(Job.id == job_id, Job.status.in_(allowed))
         .values(status=to, **values)
         .returning(Job)
-        .execution_options(populate_existing=True)
+        # The RETURNING row refreshes any loaded copy, so no in-session evaluation of the WHERE.
+        .execution_options(populate_existing=True, synchronize_session=False)
     ).first()
 
 

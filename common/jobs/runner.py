@@ -42,7 +42,7 @@ from common.providers.base import (
 )
 from common.providers.limits import ConcurrencyLimiter
 from common.storage.base import SAVED_PREFIX, BlobStore, StorageError, StoredObject
-from common.webhooks.service import send_due
+from common.webhooks.service import send_due, target_url
 
 log = logging.getLogger(__name__)
 
@@ -85,9 +85,10 @@ def run_job(ctx: JobContext, job_id: str) -> str:
         started = time.perf_counter()
         queue_wait = (job.started_at - job.created_at).total_seconds() if job.started_at else 0
         QUEUE_WAIT.labels(job.model).observe(queue_wait)
-        outcome = _produce(ctx, job)
+        outcome, webhook = _produce(ctx, job)
         duration = time.perf_counter() - started
-        _notify_webhooks(ctx, job.id)
+        if webhook:
+            _notify_webhooks(ctx, job.id)
         JOBS.labels(job.model, provider, outcome).inc()
         JOB_DURATION.labels(job.model, provider).observe(duration)
         log.info(
@@ -109,7 +110,8 @@ def _notify_webhooks(ctx: JobContext, job_id: str) -> None:
         log.warning("webhook attempt failed; beat will retry", exc_info=True)
 
 
-def _produce(ctx: JobContext, job: Job) -> str:
+def _produce(ctx: JobContext, job: Job) -> tuple[str, bool]:
+    """Make, store and settle the job: (outcome, whether a webhook delivery was recorded)."""
     try:
         audio = _generate(ctx, job)
         stored = _store(ctx, job, audio)
@@ -181,7 +183,9 @@ def _store(ctx: JobContext, job: Job, audio: GeneratedAudio) -> StoredObject:
     return ctx.store.put(key, data, content_type=fmt.content_type, public=job.save_to_blob)
 
 
-def _complete(ctx: JobContext, job: Job, audio: GeneratedAudio, stored: StoredObject) -> str:
+def _complete(
+    ctx: JobContext, job: Job, audio: GeneratedAudio, stored: StoredObject
+) -> tuple[str, bool]:
     sku = SKUS[job.model]
     # Per-second SKUs bill what was asked for; flat SKUs report the track's measured length.
     billed_ms = job.music_length_ms if sku.per_second else audio.duration_ms
@@ -189,14 +193,16 @@ def _complete(ctx: JobContext, job: Job, audio: GeneratedAudio, stored: StoredOb
         None if job.save_to_blob else utcnow() + timedelta(hours=ctx.settings.retention_hours)
     )
     try:
-        settle_retrying()(_record_completion, ctx, job, audio, stored, billed_ms, retain_until)
+        webhook = settle_retrying()(
+            _record_completion, ctx, job, audio, stored, billed_ms, retain_until
+        )
     except service.HoldAlreadySettled:
         # The reaper expired this job first: nothing is charged, the object belongs to no one.
         log.warning("job %s finished after it was expired; discarding its audio", job.id)
         ctx.store.delete(stored.key)
-        return "late"
+        return "late", False
     ctx.notifier.publish(job.id)
-    return "succeeded"
+    return "succeeded", webhook
 
 
 def _record_completion(
@@ -206,9 +212,10 @@ def _record_completion(
     stored: StoredObject,
     billed_ms: int,
     retain_until: datetime | None,
-) -> None:
+) -> bool:
+    """Record the success; whether it queued a webhook delivery."""
     with transaction(ctx.sessions) as session:
-        service.complete_job(
+        ended = service.complete_job(
             session,
             job_id=job.id,
             blob_key=stored.key,
@@ -219,14 +226,15 @@ def _record_completion(
             retain_until=retain_until,
             public_url=stored.url,
         )
+        return target_url(session, job=ended) is not None
 
 
 def _fail(
     ctx: JobContext, job_id: str, code: str, message: str, failure: ProviderFailure | None
-) -> str:
-    def record() -> None:
+) -> tuple[str, bool]:
+    def record() -> bool:
         with transaction(ctx.sessions) as session:
-            service.fail_job(
+            ended = service.fail_job(
                 session,
                 job_id=job_id,
                 code=code,
@@ -234,10 +242,11 @@ def _fail(
                 provider_code=failure.provider_code if failure else None,
                 suggestion=failure.suggestion if failure else None,
             )
+            return ended is not None and target_url(session, job=ended) is not None
 
-    settle_retrying()(record)
+    webhook = settle_retrying()(record)
     ctx.notifier.publish(job_id)
-    return "failed"
+    return "failed", webhook
 
 
 def reap(ctx: JobContext) -> list[str]:

@@ -31,10 +31,17 @@ CLAIM_LEASE = timedelta(seconds=60)
 log = logging.getLogger(__name__)
 
 
+def target_url(session: Session, *, job: Job) -> str | None:
+    """Where a job's webhooks go: its own URL, else its account's, else nowhere."""
+    if job.webhook_url:
+        return job.webhook_url
+    account = session.get(Account, job.account_id)
+    return account.webhook_url if account else None
+
+
 def record_job_ended(session: Session, *, job: Job) -> WebhookDelivery | None:
     """Queue the webhook of a job that just ended, if it or its account has a URL."""
-    account = session.get(Account, job.account_id)
-    url = job.webhook_url or (account.webhook_url if account else None)
+    url = target_url(session, job=job)
     if not url or job.status not in states.TERMINAL:
         return None
     data = ended_body(job, job.status)
