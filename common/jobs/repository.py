@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import functools
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import Update, bindparam, select, update
 from sqlalchemy.orm import Session
 
 from common.db import utcnow
@@ -26,14 +27,22 @@ def transition(
     allowed = states.ALLOWED_FROM[to]
     if only_from is not None:
         allowed = allowed & {only_from}
-    return session.scalars(
+    statement = _transition_statement(frozenset(allowed), tuple(sorted(values)))
+    params = {f"new_{name}": value for name, value in values.items()}
+    return session.scalars(statement, {"job_id": job_id, "new_status": to, **params}).first()
+
+
+@functools.cache
+def _transition_statement(allowed: frozenset[str], names: tuple[str, ...]) -> Update:
+    """One statement per kind of move, built once: a job's moves are the hot path of a worker."""
+    return (
         update(Job)
-        .where(Job.id == job_id, Job.status.in_(allowed))
-        .values(status=to, **values)
+        .where(Job.id == bindparam("job_id"), Job.status.in_(sorted(allowed)))
+        .values({name: bindparam(f"new_{name}") for name in ("status", *names)})
         .returning(Job)
         # The RETURNING row refreshes any loaded copy, so no in-session evaluation of the WHERE.
         .execution_options(populate_existing=True, synchronize_session=False)
-    ).first()
+    )
 
 
 def stuck_job_ids(session: Session, *, now: datetime, limit: int = 500) -> list[str]:
