@@ -8,7 +8,7 @@ from typing import Any, TypeVar
 from sqlalchemy.orm import Session, sessionmaker
 from starlette.concurrency import run_in_threadpool
 
-from common.db import transaction
+from common.db import one_statement, transaction
 
 T = TypeVar("T")
 
@@ -20,6 +20,19 @@ async def in_transaction(
 
     def run() -> T:
         with transaction(sessions) as session:
+            return fn(session, **kwargs)
+
+    return await run_in_threadpool(run)
+
+
+async def in_one_statement(
+    sessions: sessionmaker[Session], fn: Callable[..., T], /, **kwargs: Any
+) -> T:
+    """Call `fn(session, **kwargs)`, whose work is one statement, in the threadpool (see
+    `common.db.one_statement`)."""
+
+    def run() -> T:
+        with one_statement(sessions) as session:
             return fn(session, **kwargs)
 
     return await run_in_threadpool(run)

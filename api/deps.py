@@ -8,7 +8,7 @@ from celery import Celery
 from fastapi import Request
 from sqlalchemy.orm import Session, sessionmaker
 
-from api.db import in_transaction
+from api.db import in_one_statement
 from api.waiters import JobWaiters
 from common.account.limits import RequestRateLimiter
 from common.account.service import Principal, authenticate
@@ -32,7 +32,7 @@ def get_state(request: Request) -> AppState:
 
 async def require_principal(request: Request) -> Principal:
     """The caller behind the bearer key (401 otherwise). Runs before anything else."""
-    return await in_transaction(
+    return await in_one_statement(
         get_state(request).sessions,
         authenticate,
         authorization=request.headers.get("authorization"),

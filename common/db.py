@@ -84,3 +84,20 @@ def transaction(factory: sessionmaker[Session]) -> Iterator[Session]:
     """A session whose work commits on success and rolls back on any error."""
     with factory() as session, session.begin():
         yield session
+
+
+@contextmanager
+def one_statement(factory: sessionmaker[Session]) -> Iterator[Session]:
+    """A session for work that is a single statement (a read, or one conditional write).
+
+    On Postgres its connection is in autocommit, so the statement commits by itself: no BEGIN
+    and COMMIT round trips, which on the hot path (auth, claim, re-read) are most of the cost.
+    Elsewhere it is an ordinary transaction. More than one write here would not be atomic.
+    """
+    with factory() as session:
+        if session.get_bind().dialect.name == "postgresql":
+            session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
+            yield session
+            return
+        with session.begin():
+            yield session

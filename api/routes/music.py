@@ -25,7 +25,7 @@ from api.schemas import (
     error_responses,
 )
 from common.account.service import Principal
-from common.db import transaction
+from common.db import one_statement, transaction
 from common.errors import InvalidRequestError, ServiceUnavailableError
 from common.jobs import idempotency, states
 from common.jobs import service as jobs
@@ -222,7 +222,7 @@ async def _wait(
 def _current(state: AppState, job_id: str) -> tuple[Job, Response | None]:
     """The job as it is now, and its audio answer if it has succeeded with audio to send: one
     trip to a worker thread (the store may be remote)."""
-    with transaction(state.sessions) as session:
+    with one_statement(state.sessions) as session:
         job = load_job(session, job_id=job_id)
     if job.status == states.SUCCEEDED and not job.save_to_blob:
         return job, audio_response(job, state.store)

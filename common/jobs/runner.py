@@ -20,7 +20,7 @@ from tenacity import (
 from common.audio import codec
 from common.audio.formats import DEFAULT_FORMAT, get_format
 from common.config import Settings
-from common.db import transaction, utcnow
+from common.db import one_statement, transaction, utcnow
 from common.jobs import repository, service
 from common.models import Job
 from common.notify import Notifier
@@ -74,7 +74,7 @@ class JobContext:
 
 def run_job(ctx: JobContext, job_id: str) -> str:
     """Run a job to a terminal state; return the outcome. Safe to call twice for one job."""
-    with transaction(ctx.sessions) as session:
+    with one_statement(ctx.sessions) as session:
         job = service.claim_job(session, job_id=job_id)
         if job is None:
             log.info("job %s not claimable (already taken or finished)", job_id)
@@ -159,7 +159,7 @@ def _attempt(
         CAPACITY_WAIT.labels(provider.name).observe(time.perf_counter() - waiting)
         # Counted before the call, in its own transaction: a worker killed mid-call still
         # leaves the attempt on record.
-        with transaction(ctx.sessions) as session:
+        with one_statement(ctx.sessions) as session:
             repository.count_provider_call(session, job_id=job.id)
         try:
             return provider.generate(request)
