@@ -36,7 +36,7 @@ from _harness import (
     running_stack,
     summary_ms,
 )
-from _observe import ProcessMonitor, Profiler, WaitSampler
+from _observe import ProcessMonitor, Profiler, WaitSampler, job_timeline
 
 BODY = {"prompt": "tight funk groove", "music_length_ms": 1000}
 
@@ -123,12 +123,14 @@ def main() -> None:
         asyncio.run(closed_loop(url, keys, 8, 3, post))
         pids = {"api": stack.pid("api")} | {name: stack.pid(name) for name in stack.worker_names()}
         monitor = ProcessMonitor(pids).start()
+        since = time.time()
         with (
             Profiler(args.profile, "throughput", pids) as prof,
             WaitSampler(stack.env["DATABASE_URL"]) as waits,
         ):
             jobs = asyncio.run(closed_loop(url, keys, args.clients, args.seconds, post))
         processes = monitor.stop()
+        timeline = job_timeline(stack, since=since)
     pings_per_s = args.pings / pings_s
     errors = sum(n for status, n in jobs["statuses"].items() if status != "200")
     checks = [
@@ -153,6 +155,7 @@ def main() -> None:
             },
             "checks": checks,
             "jobs": jobs,
+            "job_rows": {k: timeline[k] for k in ("jobs", "queue_wait", "run") if k in timeline},
             "healthz": health,
             "pings_per_s": round(pings_per_s, 1),
             "direct_synth_encode_ms": round(direct_ms, 2),
