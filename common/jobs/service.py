@@ -20,7 +20,7 @@ from common.models import Account, Job
 from common.pricing import price_micro_usd
 from common.storage.base import SAVED_PREFIX
 from common.validation import MusicRequest
-from common.webhooks.service import record_job_ended
+from common.webhooks.service import record_job_ended, target_url
 
 
 class HoldAlreadySettled(Exception):
@@ -176,7 +176,7 @@ def complete_job(
         raise HoldAlreadySettled(job_id)
     # Read before the capture locks the account row (the webhook step needs it), so the lock
     # is held for as few round trips as possible: every job of the account queues behind it.
-    session.get(Account, job.account_id)
+    target_url(session, job=job)
     balance = ledger.capture_hold(session, hold_id=job.hold_id)
     if balance is None:
         raise HoldAlreadySettled(job_id)

@@ -32,11 +32,16 @@ log = logging.getLogger(__name__)
 
 
 def target_url(session: Session, *, job: Job) -> str | None:
-    """Where a job's webhooks go: its own URL, else its account's, else nowhere."""
+    """Where a job's webhooks go: its own URL, else its account's, else nowhere. The account's
+    is read once per session (one narrow SELECT), however often a transaction asks."""
     if job.webhook_url:
         return job.webhook_url
-    account = session.get(Account, job.account_id)
-    return account.webhook_url if account else None
+    known: dict[str, str | None] = session.info.setdefault("account_webhook_urls", {})
+    if job.account_id not in known:
+        known[job.account_id] = session.scalar(
+            select(Account.webhook_url).where(Account.id == job.account_id)
+        )
+    return known[job.account_id]
 
 
 def record_job_ended(session: Session, *, job: Job) -> WebhookDelivery | None:
