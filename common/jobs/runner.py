@@ -47,12 +47,19 @@ from common.webhooks.service import send_due, target_url
 log = logging.getLogger(__name__)
 
 
-# The audio is stored or the failure is known: recording it must survive a database restart,
-# or the job would sit until the reaper expires it (and a stored track would go unpaid).
-def settle_retrying() -> Retrying:
+# Recording a job's progress must survive a database restart or a moment with no free pooled
+# connection: a claim that gave up would leave the job queued, and a settle that gave up would
+# leave it running, until the reaper expires it (and a stored track would go unpaid). Every
+# recording step is a compare-and-set, so trying again is safe (a provider call may be counted
+# twice if a connection drops just after its commit).
+def db_retrying() -> Retrying:
     return Retrying(
         retry=retry_if_exception_type(
-            (sqlalchemy.exc.OperationalError, sqlalchemy.exc.InterfaceError)
+            (
+                sqlalchemy.exc.OperationalError,
+                sqlalchemy.exc.InterfaceError,
+                sqlalchemy.exc.TimeoutError,
+            )
         ),
         stop=stop_after_delay(60),
         wait=wait_random_exponential(multiplier=0.5, max=5),
@@ -74,11 +81,10 @@ class JobContext:
 
 def run_job(ctx: JobContext, job_id: str) -> str:
     """Run a job to a terminal state; return the outcome. Safe to call twice for one job."""
-    with one_statement(ctx.sessions) as session:
-        job = service.claim_job(session, job_id=job_id)
-        if job is None:
-            log.info("job %s not claimable (already taken or finished)", job_id)
-            return "skipped"
+    job = db_retrying()(_claim, ctx, job_id)
+    if job is None:
+        log.info("job %s not claimable (already taken or finished)", job_id)
+        return "skipped"
     ctx.notifier.publish(job_id)
     provider = ctx.providers[job.model].name  # who really answers: "local" when offline
     with log_context(job_id=job.id, account_id=job.account_id, sku=job.model, provider=provider):
@@ -100,6 +106,16 @@ def run_job(ctx: JobContext, job_id: str) -> str:
             },
         )
     return outcome
+
+
+def _claim(ctx: JobContext, job_id: str) -> Job | None:
+    with one_statement(ctx.sessions) as session:
+        return service.claim_job(session, job_id=job_id)
+
+
+def _count_call(ctx: JobContext, job_id: str) -> None:
+    with one_statement(ctx.sessions) as session:
+        repository.count_provider_call(session, job_id=job_id)
 
 
 def _notify_webhooks(ctx: JobContext, job_id: str) -> None:
@@ -159,8 +175,7 @@ def _attempt(
         CAPACITY_WAIT.labels(provider.name).observe(time.perf_counter() - waiting)
         # Counted before the call, in its own transaction: a worker killed mid-call still
         # leaves the attempt on record.
-        with one_statement(ctx.sessions) as session:
-            repository.count_provider_call(session, job_id=job.id)
+        db_retrying()(_count_call, ctx, job.id)
         try:
             return provider.generate(request)
         except ProviderFailure as exc:
@@ -193,7 +208,7 @@ def _complete(
         None if job.save_to_blob else utcnow() + timedelta(hours=ctx.settings.retention_hours)
     )
     try:
-        webhook = settle_retrying()(
+        webhook = db_retrying()(
             _record_completion, ctx, job, audio, stored, billed_ms, retain_until
         )
     except service.HoldAlreadySettled:
@@ -244,7 +259,7 @@ def _fail(
             )
             return ended is not None and target_url(session, job=ended) is not None
 
-    webhook = settle_retrying()(record)
+    webhook = db_retrying()(record)
     ctx.notifier.publish(job_id)
     return "failed", webhook
 
