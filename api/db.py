@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from contextlib import AbstractContextManager
 from typing import Any, TypeVar
 
 from sqlalchemy.orm import Session, sessionmaker
@@ -17,12 +18,7 @@ async def in_transaction(
     sessions: sessionmaker[Session], fn: Callable[..., T], /, **kwargs: Any
 ) -> T:
     """Call `fn(session, **kwargs)` in the threadpool; commit on success, roll back on error."""
-
-    def run() -> T:
-        with transaction(sessions) as session:
-            return fn(session, **kwargs)
-
-    return await run_in_threadpool(run)
+    return await _in_threadpool(transaction, sessions, fn, kwargs)
 
 
 async def in_one_statement(
@@ -30,9 +26,17 @@ async def in_one_statement(
 ) -> T:
     """Call `fn(session, **kwargs)`, whose work is one statement, in the threadpool (see
     `common.db.one_statement`)."""
+    return await _in_threadpool(one_statement, sessions, fn, kwargs)
 
+
+async def _in_threadpool(
+    scope: Callable[[sessionmaker[Session]], AbstractContextManager[Session]],
+    sessions: sessionmaker[Session],
+    fn: Callable[..., T],
+    kwargs: dict[str, Any],
+) -> T:
     def run() -> T:
-        with one_statement(sessions) as session:
+        with scope(sessions) as session:
             return fn(session, **kwargs)
 
     return await run_in_threadpool(run)

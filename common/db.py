@@ -86,6 +86,10 @@ def transaction(factory: sessionmaker[Session]) -> Iterator[Session]:
         yield session
 
 
+def on_postgres(session: Session) -> bool:
+    return session.get_bind().dialect.name == "postgresql"
+
+
 @contextmanager
 def one_statement(factory: sessionmaker[Session]) -> Iterator[Session]:
     """A session for work that is a single statement (a read, or one conditional write).
@@ -95,7 +99,7 @@ def one_statement(factory: sessionmaker[Session]) -> Iterator[Session]:
     Elsewhere it is an ordinary transaction. More than one write here would not be atomic.
     """
     with factory() as session:
-        if session.get_bind().dialect.name == "postgresql":
+        if on_postgres(session):
             session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
             yield session
             return

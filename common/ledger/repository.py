@@ -14,15 +14,10 @@ from datetime import datetime
 from sqlalchemy import insert, select, text, update
 from sqlalchemy.orm import Session
 
-from common.db import utcnow
+from common.db import on_postgres, utcnow
 from common.models import Account, Hold, Job, LedgerEntry
 
-
-def _on_postgres(session: Session) -> bool:
-    return session.get_bind().dialect.name == "postgresql"
-
-
-_PG_HOLD = text(
+PG_HOLD = text(
     """
     WITH reserved AS (
         UPDATE account
@@ -38,7 +33,7 @@ _PG_HOLD = text(
     """
 )
 
-_PG_CAPTURE = text(
+PG_CAPTURE = text(
     """
     WITH settled AS (
         UPDATE hold SET state = 'captured', settled_at = :now
@@ -65,7 +60,7 @@ _PG_CAPTURE = text(
     """
 )
 
-_PG_RELEASE = text(
+PG_RELEASE = text(
     """
     WITH settled AS (
         UPDATE hold SET state = 'released', settled_at = :now
@@ -96,7 +91,7 @@ def hold(
 ) -> bool:
     """Reserve `amount` and record the hold if the available balance covers it and the account
     has fewer than `max_active` active holds; False (nothing written) otherwise."""
-    if _on_postgres(session):
+    if on_postgres(session):
         params = {
             "hold_id": hold_id,
             "account_id": account_id,
@@ -105,7 +100,7 @@ def hold(
             "max_active": max_active,
             "now": now,
         }
-        return session.execute(_PG_HOLD, params).first() is not None
+        return session.execute(PG_HOLD, params).first() is not None
     reserved = session.execute(
         update(Account)
         .where(
@@ -155,8 +150,8 @@ def capture(session: Session, *, hold_id: str) -> int | None:
     entry and write the balance after on its job. The balance after, or None if it was already
     settled."""
     now = utcnow()
-    if _on_postgres(session):
-        return session.execute(_PG_CAPTURE, {"hold_id": hold_id, "now": now}).scalar()
+    if on_postgres(session):
+        return session.execute(PG_CAPTURE, {"hold_id": hold_id, "now": now}).scalar()
     row = _settle(session, hold_id=hold_id, state="captured", now=now)
     if row is None:
         return None
@@ -188,8 +183,8 @@ def capture(session: Session, *, hold_id: str) -> int | None:
 def release(session: Session, *, hold_id: str) -> bool:
     """Give an active hold back; False if it was already settled."""
     now = utcnow()
-    if _on_postgres(session):
-        return session.execute(_PG_RELEASE, {"hold_id": hold_id, "now": now}).first() is not None
+    if on_postgres(session):
+        return session.execute(PG_RELEASE, {"hold_id": hold_id, "now": now}).first() is not None
     row = _settle(session, hold_id=hold_id, state="released", now=now)
     if row is None:
         return False
