@@ -14,9 +14,10 @@ hold's price, so `musicgw ledger verify` can check every capture. Measured in th
     per pair;
   - baseline: the same clients with one account each (no shared row), and one client alone (one
     process, one thread);
-  - baseline: the raw SQL ceiling, the same two money movements as bare psycopg single
-    statements (data-modifying CTEs) in autocommit, no SQLAlchemy, same processes x threads, on
-    another fresh account: what this machine's Postgres allows on one row;
+  - baseline: the raw SQL ceiling, the ledger's own two Postgres statements (data-modifying
+    CTEs, `common.ledger.repository`) sent through bare psycopg in autocommit, no SQLAlchemy,
+    same processes x threads, on another fresh account: what this machine's Postgres allows on
+    one row;
   - what the contended backends wait on (pg_stat_activity sampled every 20 ms);
   - `python -m api.cli ledger verify` on the database afterwards.
 Target: >= 1,000 hold + capture pairs per second, ledger verify clean.
@@ -33,6 +34,7 @@ import contextlib
 import multiprocessing
 import os
 import queue
+import re
 import subprocess
 import sys
 import threading
@@ -41,18 +43,19 @@ import traceback
 import uuid
 from collections.abc import Callable
 from datetime import timedelta
-from typing import Any, NamedTuple
+from typing import Any
 
 import psutil
 import psycopg
 from _harness import ROOT, check, emit, summary_ms
 from _observe import Profiler, WaitSampler
-from sqlalchemy import insert
+from sqlalchemy import TextClause, insert
 from sqlalchemy.orm import Session, sessionmaker
 
 from common.account import service as accounts
 from common.config import Settings
 from common.db import create_db_engine, create_session_factory, transaction, utcnow
+from common.ledger import repository as ledger_sql
 from common.ledger import service as ledger
 from common.models import Job
 from tests.fixtures.databases import create_migrated_database, drop_database
@@ -112,44 +115,13 @@ def backend_cpu_s(database_url: str) -> float:
     return total
 
 
-class RawSql(NamedTuple):
-    hold: str
-    capture: str
+def psycopg_style(statement: TextClause) -> str:
+    """A SQLAlchemy text() statement with its :name parameters spelled as psycopg's."""
+    return re.sub(r"(?<!:):(\w+)", r"%(\1)s", statement.text)
 
 
-def raw_sql() -> RawSql:
-    """The two money movements as single statements, with no limit on holds in flight."""
-    hold = """
-        WITH a AS (
-            UPDATE account SET held_micro_usd = held_micro_usd + %(amt)s,
-                active_holds = active_holds + 1
-            WHERE id = %(acc)s AND balance_micro_usd - held_micro_usd >= %(amt)s
-            RETURNING id
-        )
-        INSERT INTO hold (id, account_id, job_id, amount_micro_usd, state, created_at)
-        SELECT %(hid)s, a.id, %(job)s, %(amt)s, 'active', now() FROM a
-        RETURNING id
-    """
-    capture = """
-        WITH h AS (
-            UPDATE hold SET state = 'captured', settled_at = now()
-            WHERE id = %(hid)s AND state = 'active'
-            RETURNING account_id, amount_micro_usd, job_id
-        ), a AS (
-            UPDATE account SET balance_micro_usd = balance_micro_usd - h.amount_micro_usd,
-                held_micro_usd = held_micro_usd - h.amount_micro_usd,
-                active_holds = active_holds - 1
-            FROM h WHERE account.id = h.account_id
-            RETURNING account.id, account.balance_micro_usd
-        )
-        INSERT INTO ledger_entry
-            (account_id, kind, amount_micro_usd, balance_after_micro_usd, job_id, hold_id,
-             created_at)
-        SELECT a.id, 'capture', h.amount_micro_usd, a.balance_micro_usd, h.job_id, %(hid)s, now()
-        FROM a, h
-        RETURNING balance_after_micro_usd
-    """
-    return RawSql(hold, capture)
+# The ledger's own Postgres statements, sent through bare psycopg.
+RAW_HOLD, RAW_CAPTURE = psycopg_style(ledger_sql.PG_HOLD), psycopg_style(ledger_sql.PG_CAPTURE)
 
 
 class Refused(Exception):
@@ -165,12 +137,20 @@ def orm_pair(sessions: sessionmaker[Session], account_id: str, job_id: str) -> N
         ledger.capture_hold(session, hold_id=hold.id)
 
 
-def raw_pair(conn: psycopg.Connection[Any], sql: RawSql, account_id: str, job_id: str) -> None:
+def raw_pair(conn: psycopg.Connection[Any], account_id: str, job_id: str) -> None:
     hold_id = f"hold_{uuid.uuid4().hex}"
-    params = {"acc": account_id, "job": job_id, "amt": PRICE, "hid": hold_id}
-    if conn.execute(sql.hold, params).fetchone() is None:
+    now = utcnow()
+    hold = {
+        "hold_id": hold_id,
+        "account_id": account_id,
+        "job_id": job_id,
+        "amount": PRICE,
+        "max_active": ledger_sql.NO_LIMIT,
+        "now": now,
+    }
+    if conn.execute(RAW_HOLD, hold).fetchone() is None:
         raise Refused("hold")
-    if conn.execute(sql.capture, {"hid": hold_id}).fetchone() is None:
+    if conn.execute(RAW_CAPTURE, {"hold_id": hold_id, "now": now}).fetchone() is None:
         raise Refused("capture")
 
 
@@ -199,13 +179,12 @@ def client_process(
                 return lambda account_id, job_id: orm_pair(sessions, account_id, job_id)
 
         else:
-            sql = raw_sql()
             plain_url = database_url.replace("postgresql+psycopg://", "postgresql://")
 
             def connect() -> Pair:
                 conn = psycopg.connect(plain_url, autocommit=True)
                 closers.append(conn.close)
-                return lambda account_id, job_id: raw_pair(conn, sql, account_id, job_id)
+                return lambda account_id, job_id: raw_pair(conn, account_id, job_id)
 
         warmed = threading.Barrier(len(work) + 1)
         start = threading.Event()
