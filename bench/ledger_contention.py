@@ -1,25 +1,28 @@
 """Ledger contention: hold + capture pairs on one account from 32 concurrent clients.
 
-Against a fresh Postgres database migrated with `alembic upgrade head`, 32 clients each run
-`common.ledger.service.place_hold` in one transaction and `capture_hold` on that hold in the next
-(the two transactions a job makes: accepted, then succeeded), all on the same account row. Real
-clients are separate API and worker processes, so these are too: 4 spawned processes x 8 threads
-(`--processes`), each process with its own engine and session factory, so no one client's GIL
-bounds the figure. Every thread first makes a few unmeasured pairs (connections and statement
-caches warm), then all processes wait on one start signal and the window runs from that signal to
-the last pair. Each hold belongs to a job row made beforehand as a succeeded, stored track at the
-hold's price, so `musicgw ledger verify` can check every capture. Measured in the same run:
+Against a fresh Postgres database migrated with `alembic upgrade head`, 32 clients each make the
+two money statements of a job, in autocommit as the app sends them, all on the same account row:
+`common.ledger.service.place_hold` with the job's row (the accept: job row and hold in one
+statement), then `common.jobs.service.complete_job_in_one_statement` (the completion: the job
+succeeded and its hold captured in one statement). The job row is written as a claimed (running)
+job, so the claim, which touches no money, is left out. Real clients are separate API and worker
+processes, so these are too: 4 spawned processes x 8 threads (`--processes`), each process with
+its own engine and session factory, so no one client's GIL bounds the figure. Every thread first
+makes a few unmeasured pairs (connections and statement caches warm), then all processes wait
+on one start signal and the window runs from that signal to the last pair. Measured in the same
+run:
   - pairs per second and per-pair latency on one account (the figure);
   - the client processes' CPU (time.process_time in each, summed) and the Postgres backends' CPU,
     per pair;
   - baseline: the same clients with one account each (no shared row), and one client alone (one
     process, one thread);
-  - baseline: the raw SQL ceiling, the ledger's own two Postgres statements (data-modifying
-    CTEs, `common.ledger.repository`) sent through bare psycopg in autocommit, no SQLAlchemy,
-    same processes x threads, on another fresh account: what this machine's Postgres allows on
-    one row;
+  - baseline: the raw SQL ceiling, the same two Postgres statements (compiled from
+    `common.ledger.repository`, not copied) sent through bare psycopg in autocommit, no
+    SQLAlchemy session, same processes x threads, on another fresh account: what this machine's
+    Postgres allows on one row;
   - what the contended backends wait on (pg_stat_activity sampled every 20 ms);
-  - `python -m api.cli ledger verify` on the database afterwards.
+  - `python -m api.cli ledger verify` on the database afterwards (every job's capture against
+    its price and receipt).
 Target: >= 1,000 hold + capture pairs per second, ledger verify clean.
 
 Run: .venv/bin/python bench/ledger_contention.py [--threads 32] [--processes 4]
@@ -49,15 +52,16 @@ import psutil
 import psycopg
 from _harness import ROOT, check, emit, summary_ms
 from _observe import Profiler, WaitSampler
-from sqlalchemy import TextClause, insert
+from sqlalchemy import TextClause
+from sqlalchemy.dialects.postgresql import psycopg as postgresql_psycopg
 from sqlalchemy.orm import Session, sessionmaker
 
 from common.account import service as accounts
 from common.config import Settings
-from common.db import create_db_engine, create_session_factory, transaction, utcnow
+from common.db import create_db_engine, create_session_factory, one_statement, transaction, utcnow
+from common.jobs import service as jobs
 from common.ledger import repository as ledger_sql
 from common.ledger import service as ledger
-from common.models import Job
 from tests.fixtures.databases import create_migrated_database, drop_database
 
 PRICE = 135_000  # one second of elevenlabs-music, in micro-dollars
@@ -77,29 +81,42 @@ def make_accounts(sessions: sessionmaker[Session], count: int, pairs: int) -> li
         ]
 
 
-def make_jobs(sessions: sessionmaker[Session], account_id: str, count: int) -> list[str]:
-    """Job rows as a stored, succeeded track would leave them, priced at PRICE."""
+def job_ids(count: int) -> list[str]:
+    return [f"job_{uuid.uuid4().hex}" for _ in range(count)]
+
+
+def running_job_row(account_id: str, job_id: str, hold_id: str) -> dict[str, Any]:
+    """Every column of a claimed job priced at PRICE, as its hold writes it."""
     now = utcnow()
-    rows: list[dict[str, Any]] = [
-        {
-            "id": f"job_{uuid.uuid4().hex}",
-            "account_id": account_id,
-            "status": "succeeded",
-            "model": "elevenlabs-music",
-            "music_length_ms": 1000,
-            "response_format": "mp3_44100_128",
-            "cost_micro_usd": PRICE,
-            "blob_key": "audio/bench.mp3",
-            "blob_size": 1,
-            "created_at": now,
-            "finished_at": now,
-            "deadline_at": now + timedelta(hours=1),
-        }
-        for _ in range(count)
-    ]
-    with transaction(sessions) as session:
-        session.execute(insert(Job), rows)
-    return [row["id"] for row in rows]
+    return dict.fromkeys(ledger_sql.JOB_COLUMNS) | {
+        "id": job_id,
+        "account_id": account_id,
+        "kind": "audio",
+        "status": "running",
+        "model": "elevenlabs-music",
+        "prompt": "bench",
+        "music_length_ms": 1000,
+        "response_format": "mp3_44100_128",
+        "save_to_blob": False,
+        "cost_micro_usd": PRICE,
+        "hold_id": hold_id,
+        "provider": "elevenlabs",
+        "provider_calls": 1,
+        "created_at": now,
+        "started_at": now,
+        "deadline_at": now + timedelta(hours=1),
+    }
+
+
+COMPLETION = {
+    "blob_key": "audio/bench.mp3",
+    "blob_size": 1,
+    "content_type": "audio/mpeg",
+    "billed_duration_ms": 1000,
+    "provider_ref": None,
+    "retain_until": None,
+    "public_url": None,
+}
 
 
 def backend_cpu_s(database_url: str) -> float:
@@ -115,43 +132,56 @@ def backend_cpu_s(database_url: str) -> float:
     return total
 
 
-def psycopg_style(statement: TextClause) -> str:
+def psycopg_text(statement: TextClause) -> str:
     """A SQLAlchemy text() statement with its :name parameters spelled as psycopg's."""
     return re.sub(r"(?<!:):(\w+)", r"%(\1)s", statement.text)
 
 
-# The ledger's own Postgres statements, sent through bare psycopg.
-RAW_HOLD, RAW_CAPTURE = psycopg_style(ledger_sql.PG_HOLD), psycopg_style(ledger_sql.PG_CAPTURE)
+# The app's own Postgres statements for a job's accept and completion, for bare psycopg.
+RAW_HOLD = ledger_sql.pg_hold(True).compile(dialect=postgresql_psycopg.dialect())
+RAW_COMPLETE = psycopg_text(ledger_sql.PG_COMPLETE.element)
 
 
 class Refused(Exception):
-    """A raw statement matched no row (available balance short, or the hold not active)."""
+    """A statement wrote nothing (available balance short, or the job not running)."""
 
 
 def orm_pair(sessions: sessionmaker[Session], account_id: str, job_id: str) -> None:
-    with transaction(sessions) as session:
-        hold = ledger.place_hold(
-            session, account_id=account_id, job_id=job_id, amount_micro_usd=PRICE
+    hold_id = ledger.new_hold_id()
+    with one_statement(sessions) as session:
+        ledger.place_hold(
+            session,
+            account_id=account_id,
+            job_id=job_id,
+            amount_micro_usd=PRICE,
+            hold_id=hold_id,
+            job_row=running_job_row(account_id, job_id, hold_id),
         )
-    with transaction(sessions) as session:
-        ledger.capture_hold(session, hold_id=hold.id)
+    with one_statement(sessions) as session:
+        if jobs.complete_job_in_one_statement(session, job_id=job_id, **COMPLETION) is None:
+            raise Refused("complete")
 
 
 def raw_pair(conn: psycopg.Connection[Any], account_id: str, job_id: str) -> None:
-    hold_id = f"hold_{uuid.uuid4().hex}"
+    hold_id = ledger.new_hold_id()
     now = utcnow()
-    hold = {
-        "hold_id": hold_id,
-        "account_id": account_id,
-        "job_id": job_id,
-        "amount": PRICE,
-        "max_active": ledger_sql.NO_LIMIT,
-        "now": now,
-    }
-    if conn.execute(RAW_HOLD, hold).fetchone() is None:
+    row = running_job_row(account_id, job_id, hold_id)
+    hold = RAW_HOLD.construct_params(
+        {
+            "hold_id": hold_id,
+            "account_id": account_id,
+            "job_id": job_id,
+            "amount": PRICE,
+            "max_active": ledger_sql.NO_LIMIT,
+            "now": now,
+        }
+        | {f"job_row_{name}": value for name, value in row.items()}
+    )
+    if conn.execute(RAW_HOLD.string, hold).fetchone() is None:
         raise Refused("hold")
-    if conn.execute(RAW_CAPTURE, {"hold_id": hold_id, "now": now}).fetchone() is None:
-        raise Refused("capture")
+    complete = {"job_id": job_id, "now": now} | COMPLETION
+    if conn.execute(RAW_COMPLETE, complete).fetchone() is None:
+        raise Refused("complete")
 
 
 def client_process(
@@ -404,26 +434,23 @@ def main() -> None:
     sessions = create_session_factory(engine)
     plain_url = database_url.replace("postgresql+psycopg://", "postgresql://")
 
-    def jobs(account_id: str, pairs: int = per_thread) -> list[str]:
-        return make_jobs(sessions, account_id, WARMUP + pairs)
+    def work_for(account_id: str, pairs: int = per_thread) -> tuple[str, list[str]]:
+        return account_id, job_ids(WARMUP + pairs)
 
     try:
         shared, alone, raw_account = make_accounts(sessions, 3, threads * (per_thread + WARMUP))
         own = make_accounts(sessions, threads, per_thread + WARMUP)
-        single = run_pairs("orm", database_url, [(alone, jobs(alone, per_thread * 2))], 1)
-        work = [(shared, jobs(shared)) for _ in range(threads)]
+        single = run_pairs("orm", database_url, [work_for(alone, per_thread * 2)], 1)
+        work = [work_for(shared) for _ in range(threads)]
         with (
             ClientProcesses("orm", database_url, work, processes) as clients,
             WaitSampler(plain_url) as waits,
             Profiler(args.profile, "ledger_contention", clients.pids) as prof,
         ):
             contended = clients.run()
-        spread = run_pairs("orm", database_url, [(acct, jobs(acct)) for acct in own], processes)
+        spread = run_pairs("orm", database_url, [work_for(acct) for acct in own], processes)
         raw = run_pairs(
-            "raw",
-            database_url,
-            [(raw_account, jobs(raw_account)) for _ in range(threads)],
-            processes,
+            "raw", database_url, [work_for(raw_account) for _ in range(threads)], processes
         )
         code, output = verify(database_url)
     finally:
@@ -440,14 +467,14 @@ def main() -> None:
         {
             "bench": "ledger_contention",
             "figure": f"ledger: one account, {threads} concurrent clients ({layout}), "
-            "hold + capture pairs",
+            "hold + capture pairs (a job's accept and completion statements)",
             "target": ">= 1000 pairs/s, `musicgw ledger verify` clean",
             "result": f"{contended['pairs_per_s']} pairs/s (p99 "
             f"{contended['latency'].get('p99_ms')} ms), verify "
             f"{'clean' if code == 0 else 'FAILED'}",
             "baseline": f"{threads} accounts, one per client: {spread['pairs_per_s']} pairs/s; "
-            f"one client alone: {single['pairs_per_s']} pairs/s; raw SQL ceiling (bare psycopg "
-            f"single statements, autocommit, one account, {layout}): "
+            f"one client alone: {single['pairs_per_s']} pairs/s; raw SQL ceiling (the same "
+            f"statements via bare psycopg, autocommit, one account, {layout}): "
             f"{raw['pairs_per_s']} pairs/s",
             "ratio": {
                 "of_uncontended": share(contended["pairs_per_s"], spread["pairs_per_s"]),

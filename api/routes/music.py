@@ -131,7 +131,11 @@ def _accept(
     state.rate_limiter.check(api_key_id=principal.api_key_id, override=principal.rate_limit)
     body = _decode_json(raw)
     music = parse_music_request(body)
-    with transaction(state.sessions) as session:
+    idempotent = _idempotency(idempotency_key, state, body, saving)
+    # Without a key, the job and its hold are one statement that commits by itself (see
+    # jobs.submit_job); a key is reserved with them, so that takes a transaction.
+    scope = one_statement if idempotent is None else transaction
+    with scope(state.sessions) as session:
         job, created = jobs.accept_job(
             session,
             job_id=job_id,
@@ -141,7 +145,7 @@ def _accept(
             max_runtime_s=state.settings.job_max_runtime_s,
             save_to_blob=saving,
             default_max_concurrent=state.settings.max_concurrent_jobs_per_account,
-            idempotency=_idempotency(idempotency_key, state, body, saving),
+            idempotency=idempotent,
         )
     if created:
         _enqueue(state, job, request_id)

@@ -6,6 +6,7 @@ import logging
 import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 import sqlalchemy.exc
 from sqlalchemy.orm import Session, sessionmaker
@@ -229,18 +230,21 @@ def _record_completion(
     retain_until: datetime | None,
 ) -> bool:
     """Record the success; whether it queued a webhook delivery."""
+    values: dict[str, Any] = {
+        "job_id": job.id,
+        "blob_key": stored.key,
+        "blob_size": stored.size,
+        "content_type": stored.content_type,
+        "billed_duration_ms": billed_ms,
+        "provider_ref": audio.provider_ref,
+        "retain_until": retain_until,
+        "public_url": stored.url,
+    }
+    with one_statement(ctx.sessions) as session:
+        if service.complete_job_in_one_statement(session, **values) is not None:
+            return False
     with transaction(ctx.sessions) as session:
-        ended = service.complete_job(
-            session,
-            job_id=job.id,
-            blob_key=stored.key,
-            blob_size=stored.size,
-            content_type=stored.content_type,
-            billed_duration_ms=billed_ms,
-            provider_ref=audio.provider_ref,
-            retain_until=retain_until,
-            public_url=stored.url,
-        )
+        ended = service.complete_job(session, **values)
         return target_url(session, job=ended) is not None
 
 

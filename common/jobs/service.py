@@ -5,16 +5,18 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import select, update
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, make_transient_to_detached
 from sqlalchemy.orm.attributes import set_committed_value
 
 from common.account.limits import too_many_in_flight
-from common.db import utcnow
+from common.db import on_postgres, utcnow
 from common.errors import NotCancellableError, NotFoundError
 from common.jobs import idempotency as idempotency_keys
 from common.jobs import repository, states
+from common.ledger import repository as ledger_sql
 from common.ledger import service as ledger
 from common.models import Account, Job
 from common.pricing import price_micro_usd
@@ -41,39 +43,45 @@ def submit_job(
     """Create a queued job together with its hold: BillingError (402) when the balance is
     short, ledger.ActiveLimitReached when the account has `max_active` jobs in flight.
 
-    The job row goes first and the hold last, so the account row the hold locks stays locked
-    only until the caller's COMMIT."""
+    On Postgres the job's row and its hold are one statement: in a `one_statement` session it
+    commits by itself, so the account row it locks is never held across a round trip."""
     job_id = job_id or new_job_id()
     cost = price_micro_usd(request.sku, music_length_ms=request.music_length_ms)
     now = utcnow()
-    job = Job(
-        id=job_id,
-        account_id=account_id,
-        api_key_id=api_key_id,
-        status=states.QUEUED,
-        model=request.sku.id,
-        prompt=request.prompt,
-        lyrics=request.lyrics,
-        music_length_ms=request.music_length_ms,
-        response_format=request.response_format,
-        save_to_blob=save_to_blob,
-        webhook_url=request.webhook_url,
-        cost_micro_usd=cost,
-        hold_id=ledger.new_hold_id(),
-        provider=request.sku.provider,
-        created_at=now,
-        deadline_at=now + timedelta(seconds=max_runtime_s),
-    )
-    session.add(job)
-    session.flush()
+    # Every column given, so the row is complete and the object needs no load after it.
+    row: dict[str, Any] = dict.fromkeys(ledger_sql.JOB_COLUMNS) | {
+        "id": job_id,
+        "account_id": account_id,
+        "api_key_id": api_key_id,
+        "kind": "audio",
+        "status": states.QUEUED,
+        "model": request.sku.id,
+        "prompt": request.prompt,
+        "lyrics": request.lyrics,
+        "music_length_ms": request.music_length_ms,
+        "response_format": request.response_format,
+        "save_to_blob": save_to_blob,
+        "webhook_url": request.webhook_url,
+        "cost_micro_usd": cost,
+        "hold_id": ledger.new_hold_id(),
+        "provider": request.sku.provider,
+        "provider_calls": 0,
+        "created_at": now,
+        "deadline_at": now + timedelta(seconds=max_runtime_s),
+    }
     ledger.place_hold(
         session,
         account_id=account_id,
         job_id=job_id,
         amount_micro_usd=cost,
         max_active=max_active,
-        hold_id=job.hold_id,
+        hold_id=row["hold_id"],
+        job_row=row,
     )
+    # The hold wrote the row; the object joins the session as loaded from it.
+    job = Job(**row)
+    make_transient_to_detached(job)
+    session.add(job)
     return job
 
 
@@ -184,6 +192,36 @@ def complete_job(
     set_committed_value(job, "balance_after_micro_usd", balance)
     record_job_ended(session, job=job)
     return job
+
+
+def complete_job_in_one_statement(
+    session: Session,
+    *,
+    job_id: str,
+    blob_key: str,
+    blob_size: int,
+    content_type: str,
+    billed_duration_ms: int,
+    provider_ref: str | None,
+    retain_until: datetime | None,
+    public_url: str | None = None,
+) -> Job | None:
+    """complete_job as one statement, for a `one_statement` session: on Postgres the account
+    row is then locked only while the statement runs. The job, or None when it wrote nothing
+    (not Postgres, the job is not running or its hold is settled, or its end queues a webhook):
+    then call complete_job in a transaction, which settles each of those cases."""
+    if not on_postgres(session):
+        return None
+    completion = {
+        "blob_key": blob_key,
+        "blob_size": blob_size,
+        "content_type": content_type,
+        "billed_duration_ms": billed_duration_ms,
+        "provider_ref": provider_ref,
+        "retain_until": retain_until,
+        "public_url": public_url,
+    }
+    return ledger_sql.complete_and_capture(session, job_id=job_id, completion=completion)
 
 
 def fail_job(

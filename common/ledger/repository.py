@@ -8,38 +8,97 @@ one writer at a time anyway; there each movement is the same steps as separate s
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any, cast
 
-from sqlalchemy import insert, select, text, update
+from sqlalchemy import (
+    BigInteger,
+    Insert,
+    Integer,
+    String,
+    Table,
+    bindparam,
+    insert,
+    literal,
+    select,
+    text,
+    update,
+)
 from sqlalchemy.orm import Session
 
-from common.db import on_postgres, utcnow
+from common.db import UTCDateTime, on_postgres, utcnow
 from common.models import Account, Hold, Job, LedgerEntry
 
-PG_HOLD = text(
-    """
-    WITH reserved AS (
-        UPDATE account
-        SET held_micro_usd = held_micro_usd + :amount, active_holds = active_holds + 1
-        WHERE id = :account_id
-          AND balance_micro_usd - held_micro_usd >= :amount
-          AND active_holds < :max_active
-        RETURNING id
-    )
-    INSERT INTO hold (id, account_id, job_id, amount_micro_usd, state, created_at)
-    SELECT :hold_id, reserved.id, :job_id, :amount, 'active', :now FROM reserved
-    RETURNING id
-    """
-)
+# The tables behind the models, for Core statements: executed with parameters, an ORM insert
+# is a bulk insert.
+ACCOUNTS = cast(Table, Account.__table__)
+HOLDS = cast(Table, Hold.__table__)
+JOBS = cast(Table, Job.__table__)
+JOB_COLUMNS = tuple(column.name for column in JOBS.columns)
 
-PG_CAPTURE = text(
-    """
-    WITH settled AS (
-        UPDATE hold SET state = 'captured', settled_at = :now
-        WHERE id = :hold_id AND state = 'active'
-        RETURNING account_id, amount_micro_usd, job_id
-    ), charged AS (
+
+@functools.cache
+def pg_hold(with_job: bool) -> Insert:
+    """The hold as one statement: reserve on the account row, then record the hold, both only
+    if the available balance and the in-flight limit allow. `with_job`: the same statement also
+    inserts the job's row (parameters `job_row_<column>`), so a job and its hold are one write
+    that needs no transaction around it."""
+    account = ACCOUNTS.c
+    amount = bindparam("amount", type_=BigInteger())
+    reserved = (
+        update(ACCOUNTS)
+        .where(
+            account.id == bindparam("account_id", type_=String()),
+            account.balance_micro_usd - account.held_micro_usd >= amount,
+            account.active_holds < bindparam("max_active", type_=Integer()),
+        )
+        .values(
+            held_micro_usd=account.held_micro_usd + amount,
+            active_holds=account.active_holds + 1,
+        )
+        .returning(account.id)
+        .cte("reserved")
+    )
+    statement = (
+        insert(HOLDS)
+        .from_select(
+            ["id", "account_id", "job_id", "amount_micro_usd", "state", "created_at"],
+            select(
+                bindparam("hold_id", type_=String()),
+                reserved.c.id,
+                bindparam("job_id", type_=String()),
+                amount,
+                literal("active"),
+                bindparam("now", type_=UTCDateTime()),
+            ).select_from(reserved),
+        )
+        .returning(HOLDS.c.id)
+    )
+    if not with_job:
+        return statement
+    job = (
+        insert(JOBS)
+        .from_select(
+            list(JOB_COLUMNS),
+            select(
+                *(bindparam(f"job_row_{column.name}", type_=column.type) for column in JOBS.c)
+            ).select_from(reserved),
+        )
+        .returning(JOBS.c.id)
+        .cte("job")
+    )
+    # Nothing reads the job CTE; add_cte still sends it, and Postgres runs every
+    # data-modifying CTE to completion.
+    return statement.add_cte(job)
+
+
+# A capture's steps after its hold is settled (`settled`: hold_id, account_id, amount_micro_usd,
+# job_id): charge the account, append the capture entry.
+_CHARGE = """
+    charged AS (
         UPDATE account
         SET balance_micro_usd = balance_micro_usd - settled.amount_micro_usd,
             held_micro_usd = held_micro_usd - settled.amount_micro_usd,
@@ -50,9 +109,18 @@ PG_CAPTURE = text(
         INSERT INTO ledger_entry (account_id, kind, amount_micro_usd, balance_after_micro_usd,
                                   job_id, hold_id, created_at)
         SELECT charged.id, 'capture', settled.amount_micro_usd, charged.balance_micro_usd,
-               settled.job_id, :hold_id, :now
+               settled.job_id, settled.hold_id, :now
         FROM charged, settled
-    ), receipt AS (
+    )"""
+_SETTLED_COLUMNS = "hold.id AS hold_id, hold.account_id, hold.amount_micro_usd, hold.job_id"
+
+PG_CAPTURE = text(
+    f"""
+    WITH settled AS (
+        UPDATE hold SET state = 'captured', settled_at = :now
+        WHERE id = :hold_id AND state = 'active'
+        RETURNING {_SETTLED_COLUMNS}
+    ), {_CHARGE}, receipt AS (
         UPDATE multimodal_jobs SET balance_after_micro_usd = charged.balance_micro_usd
         FROM charged, settled WHERE multimodal_jobs.id = settled.job_id
     )
@@ -75,6 +143,46 @@ PG_RELEASE = text(
     """
 )
 
+# A running job's completion and its capture as one statement, so it needs no transaction: the
+# job row is locked first (as every other move of a job does, so the reaper cannot deadlock
+# with it), then the hold, then the account; the job becomes succeeded with its balance after
+# only if the hold was still active. Jobs whose end queues a webhook are left out (no row
+# comes back): the delivery's payload is built from the ended job, in the caller's transaction.
+# What a completion writes on the job row besides its status, end time and balance after.
+COMPLETION_COLUMNS = (
+    "blob_key",
+    "blob_size",
+    "content_type",
+    "billed_duration_ms",
+    "provider_ref",
+    "retain_until",
+    "public_url",
+)
+
+PG_COMPLETE = text(
+    f"""
+    WITH locked AS (
+        SELECT id, hold_id FROM multimodal_jobs
+        WHERE id = :job_id AND status = 'running' AND webhook_url IS NULL
+          AND NOT EXISTS (
+              SELECT 1 FROM account
+              WHERE account.id = multimodal_jobs.account_id AND account.webhook_url IS NOT NULL
+          )
+        FOR UPDATE OF multimodal_jobs
+    ), settled AS (
+        UPDATE hold SET state = 'captured', settled_at = :now
+        FROM locked WHERE hold.id = locked.hold_id AND hold.state = 'active'
+        RETURNING {_SETTLED_COLUMNS}
+    ), {_CHARGE}
+    UPDATE multimodal_jobs
+    SET status = 'succeeded', finished_at = :now,
+        balance_after_micro_usd = charged.balance_micro_usd,
+        {", ".join(f"{name} = :{name}" for name in COMPLETION_COLUMNS)}
+    FROM charged WHERE multimodal_jobs.id = :job_id
+    RETURNING {", ".join(f"multimodal_jobs.{name}" for name in JOB_COLUMNS)}
+    """
+).columns(*JOBS.columns)
+
 # No limit on holds in flight: larger than any count the column can reach.
 NO_LIMIT = 2**31 - 1
 
@@ -88,9 +196,12 @@ def hold(
     amount: int,
     max_active: int = NO_LIMIT,
     now: datetime,
+    job_row: Mapping[str, Any] | None = None,
 ) -> bool:
     """Reserve `amount` and record the hold if the available balance covers it and the account
-    has fewer than `max_active` active holds; False (nothing written) otherwise."""
+    has fewer than `max_active` active holds; False (nothing written) otherwise. With
+    `job_row` (every column of the job `job_id`), that row is written with the hold, or not at
+    all: on Postgres in the same statement."""
     if on_postgres(session):
         params = {
             "hold_id": hold_id,
@@ -100,7 +211,9 @@ def hold(
             "max_active": max_active,
             "now": now,
         }
-        return session.execute(PG_HOLD, params).first() is not None
+        if job_row is not None:
+            params |= {f"job_row_{name}": job_row[name] for name in JOB_COLUMNS}
+        return session.execute(pg_hold(job_row is not None), params).first() is not None
     reserved = session.execute(
         update(Account)
         .where(
@@ -116,6 +229,8 @@ def hold(
     ).first()
     if reserved is None:
         return False
+    if job_row is not None:
+        session.execute(insert(JOBS).values(dict(job_row)))
     session.execute(
         insert(Hold).values(
             id=hold_id,
@@ -178,6 +293,21 @@ def capture(session: Session, *, hold_id: str) -> int | None:
     )
     session.execute(update(Job).where(Job.id == job_id).values(balance_after_micro_usd=balance))
     return balance
+
+
+def complete_and_capture(
+    session: Session, *, job_id: str, completion: Mapping[str, Any]
+) -> Job | None:
+    """Postgres only (PG_COMPLETE): mark a running job succeeded with `completion` (a value for
+    each of COMPLETION_COLUMNS) and capture its hold, in one statement. The job, or None when
+    nothing was written: it was not running, its hold was settled, or its end queues a webhook
+    (then do both in a transaction instead)."""
+    params = {name: completion[name] for name in COMPLETION_COLUMNS}
+    return session.scalars(
+        select(Job).from_statement(PG_COMPLETE),
+        params | {"job_id": job_id, "now": utcnow()},
+        execution_options={"populate_existing": True},
+    ).first()
 
 
 def release(session: Session, *, hold_id: str) -> bool:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Mapping
+from typing import Any
 
 from sqlalchemy.orm import Session
 
@@ -45,10 +47,13 @@ def place_hold(
     amount_micro_usd: int,
     max_active: int | None = None,
     hold_id: str | None = None,
+    job_row: Mapping[str, Any] | None = None,
 ) -> Hold:
     """Reserve a job's full cost in one conditional statement, or raise BillingError (402)
     when the available balance is short, or ActiveLimitReached when the account already has
-    `max_active` holds. Send it last before COMMIT: it locks the account row."""
+    `max_active` holds. With `job_row`, the job's row is written with the hold (see
+    `repository.hold`). It locks the account row: send it alone in autocommit, or last before
+    COMMIT."""
     hold = Hold(
         id=hold_id or new_hold_id(),
         account_id=account_id,
@@ -65,6 +70,7 @@ def place_hold(
         amount=amount_micro_usd,
         max_active=repository.NO_LIMIT if max_active is None else max_active,
         now=hold.created_at,
+        job_row=job_row,
     ):
         return hold
     standing = repository.standing(session, account_id=account_id)
