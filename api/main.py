@@ -55,6 +55,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         version="0.1.0",
         description=DESCRIPTION,
         lifespan=_lifespan(settings),
+        # Metrics are Prometheus and logs are JSON lines (see the README): FastAPI's own
+        # OpenTelemetry hooks would only ask, on every request, whether a provider was set up.
+        telemetry={"tracing": False, "metrics": False, "logs": False},
     )
     app.add_middleware(BodyLimitMiddleware)
     app.add_middleware(MetricsMiddleware)

@@ -50,6 +50,11 @@ class Settings(BaseSettings):
     idempotency_ttl_hours: float = 24.0
 
     worker_concurrency: int = Field(default=64, ge=1)
+    # Postgres connections each process keeps open, and how many more it may open in a burst
+    # (those are closed again when returned). Keep the kept ones near the process's busy
+    # threads: opening a connection costs both sides far more than a query.
+    db_pool_size: int = Field(default=20, ge=1)
+    db_max_overflow: int = Field(default=40, ge=0)
     # Each worker process serves Prometheus metrics here (0: off).
     worker_metrics_port: int = Field(default=9101, ge=0)
     redis_max_connections: int = Field(default=200, ge=10)
