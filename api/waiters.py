@@ -14,7 +14,7 @@ from collections.abc import Awaitable, Callable
 
 import redis.asyncio as aioredis
 
-from common.notify import CHANNEL, LOCAL_BUS
+from common.notify import CHANNEL, LOCAL_BUS, parse
 
 log = logging.getLogger(__name__)
 
@@ -30,7 +30,8 @@ class JobWaiters:
         self._redis_url = redis_url
         self._poll_interval_s = poll_interval_s
         self._find_terminal = find_terminal
-        self._futures: dict[str, set[asyncio.Future[None]]] = {}
+        # job id → its waiters' futures, each with whether it waits only for the job to end
+        self._futures: dict[str, dict[asyncio.Future[None], bool]] = {}
         self._tasks: list[asyncio.Task[None]] = []
         self._unsubscribe: Callable[[], None] | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -56,27 +57,39 @@ class JobWaiters:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
 
-    def register(self, job_id: str) -> asyncio.Future[None]:
-        """A future that resolves at the next event for the job."""
+    def register(self, job_id: str, *, ended_only: bool = False) -> asyncio.Future[None]:
+        """A future that resolves at the next event for the job (with `ended_only`, at the next
+        one that says it ended; the poll and a resubscription wake every waiter)."""
         future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self._futures.setdefault(job_id, set()).add(future)
+        self._futures.setdefault(job_id, {})[future] = ended_only
         return future
 
     def discard(self, job_id: str, future: asyncio.Future[None]) -> None:
         futures = self._futures.get(job_id)
         if futures is not None:
-            futures.discard(future)
+            futures.pop(future, None)
             if not futures:
                 del self._futures[job_id]
 
-    def wake(self, job_id: str) -> None:
-        for future in self._futures.pop(job_id, ()):
-            if not future.done():
-                future.set_result(None)
+    def wake(self, job_id: str, *, ended: bool = True) -> None:
+        futures = self._futures.get(job_id)
+        if futures is None:
+            return
+        for future, ended_only in list(futures.items()):
+            if ended or not ended_only:
+                del futures[future]
+                if not future.done():
+                    future.set_result(None)
+        if not futures:
+            del self._futures[job_id]
 
-    def _wake_threadsafe(self, job_id: str) -> None:
+    def _on_message(self, data: str) -> None:
+        job_id, ended = parse(data)
+        self.wake(job_id, ended=ended)
+
+    def _wake_threadsafe(self, data: str) -> None:
         if self._loop is not None and not self._loop.is_closed():
-            self._loop.call_soon_threadsafe(self.wake, job_id)
+            self._loop.call_soon_threadsafe(self._on_message, data)
 
     async def _listen_redis(self) -> None:
         while True:
@@ -89,7 +102,7 @@ class JobWaiters:
                         self.wake(job_id)
                     async for message in pubsub.listen():
                         if message.get("type") == "message":
-                            self.wake(message["data"].decode())
+                            self._on_message(message["data"].decode())
             except asyncio.CancelledError:
                 raise
             except Exception:

@@ -84,7 +84,7 @@ async def create_music(
     # The job's id is chosen here so that its waiter is registered before the job exists: no
     # event can be missed, and the row just written need not be read back before waiting.
     job_id = jobs.new_job_id()
-    first = None if respond_async else state.waiters.register(job_id)
+    first = None if respond_async else state.waiters.register(job_id, ended_only=True)
     try:
         job, created = await run_in_threadpool(
             _accept,
@@ -207,7 +207,7 @@ async def _wait(
         while True:
             answer = None
             if event is None:
-                event = state.waiters.register(job.id)
+                event = state.waiters.register(job.id, ended_only=True)
                 job, answer = await run_in_threadpool(_current, state, job.id)
             try:
                 remaining = deadline - loop.time()

@@ -86,7 +86,7 @@ def run_job(ctx: JobContext, job_id: str) -> str:
     if job is None:
         log.info("job %s not claimable (already taken or finished)", job_id)
         return "skipped"
-    ctx.notifier.publish(job_id)
+    ctx.notifier.publish(job_id, ended=False)
     provider = ctx.providers[job.model].name  # who really answers: "local" when offline
     with log_context(job_id=job.id, account_id=job.account_id, sku=job.model, provider=provider):
         started = time.perf_counter()
