@@ -144,7 +144,8 @@ def _accept(
             request=music,
             max_runtime_s=state.settings.job_max_runtime_s,
             save_to_blob=saving,
-            default_max_concurrent=state.settings.max_concurrent_jobs_per_account,
+            max_concurrent=principal.max_concurrent_jobs
+            or state.settings.max_concurrent_jobs_per_account,
             idempotency=idempotent,
         )
     if created:

@@ -24,6 +24,7 @@ class Principal:
     account_id: str
     api_key_id: str
     rate_limit: str | None = None  # the account's override of the per-key request rate
+    max_concurrent_jobs: int | None = None  # the account's override of the jobs-in-flight limit
 
 
 def create_account(session: Session, *, name: str, balance_micro_usd: int = 0) -> Account:
@@ -135,6 +136,7 @@ def authenticate(session: Session, *, authorization: str | None) -> Principal:
                 ApiKey.revoked_at,
                 ApiKey.expires_at,
                 Account.rate_limit,
+                Account.max_concurrent_jobs,
             )
             .join(Account, Account.id == ApiKey.account_id)
             .where(ApiKey.prefix == prefix)
@@ -145,4 +147,9 @@ def authenticate(session: Session, *, authorization: str | None) -> Principal:
         raise AuthError("This API key has been revoked.")
     if row.expires_at is not None and row.expires_at <= utcnow():
         raise AuthError("This API key has expired.")
-    return Principal(account_id=row.account_id, api_key_id=row.id, rate_limit=row.rate_limit)
+    return Principal(
+        account_id=row.account_id,
+        api_key_id=row.id,
+        rate_limit=row.rate_limit,
+        max_concurrent_jobs=row.max_concurrent_jobs,
+    )

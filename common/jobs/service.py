@@ -18,7 +18,7 @@ from common.jobs import idempotency as idempotency_keys
 from common.jobs import repository, states
 from common.ledger import repository as ledger_sql
 from common.ledger import service as ledger
-from common.models import Account, Job
+from common.models import Job
 from common.pricing import price_micro_usd
 from common.storage.base import SAVED_PREFIX
 from common.validation import MusicRequest
@@ -104,14 +104,13 @@ def accept_job(
     request: MusicRequest,
     max_runtime_s: int,
     save_to_blob: bool,
-    default_max_concurrent: int,
+    max_concurrent: int,
     idempotency: Idempotency | None = None,
     job_id: str | None = None,
 ) -> tuple[Job, bool]:
-    """Submit a job, or find the one an Idempotency-Key already made; (job, newly created)."""
+    """Submit a job, or find the one an Idempotency-Key already made; (job, newly created).
+    `max_concurrent`: the account's limit of jobs in flight (read with its key)."""
     job_id = job_id or new_job_id()
-    # Read before the hold locks the account row, for the same reason as in complete_job.
-    account = session.get(Account, account_id)
     if idempotency is not None:
         existing = idempotency_keys.reserve(
             session,
@@ -125,7 +124,6 @@ def accept_job(
             job = session.get(Job, existing)
             assert job is not None
             return job, False
-    limit = (account.max_concurrent_jobs if account else None) or default_max_concurrent
     try:
         job = submit_job(
             session,
@@ -135,7 +133,7 @@ def accept_job(
             max_runtime_s=max_runtime_s,
             save_to_blob=save_to_blob,
             job_id=job_id,
-            max_active=limit,
+            max_active=max_concurrent,
         )
     except ledger.ActiveLimitReached as exc:
         raise too_many_in_flight(exc.limit) from None
