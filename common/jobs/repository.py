@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 
 from common.db import utcnow
 from common.jobs import states
-from common.models import Job
+from common.models import JOBS, Job
 
 
 def transition(
@@ -62,7 +62,12 @@ def terminal_among(session: Session, job_ids: list[str]) -> list[str]:
     )
 
 
+_COUNT_CALL = (
+    update(JOBS)
+    .where(JOBS.c.id == bindparam("job_id"))
+    .values(provider_calls=JOBS.c.provider_calls + 1)
+)
+
+
 def count_provider_call(session: Session, *, job_id: str) -> None:
-    session.execute(
-        update(Job).where(Job.id == job_id).values(provider_calls=Job.provider_calls + 1)
-    )
+    session.execute(_COUNT_CALL, {"job_id": job_id})

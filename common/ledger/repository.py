@@ -12,14 +12,13 @@ import functools
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, cast
+from typing import Any
 
 from sqlalchemy import (
     BigInteger,
     Insert,
     Integer,
     String,
-    Table,
     bindparam,
     insert,
     literal,
@@ -30,13 +29,8 @@ from sqlalchemy import (
 from sqlalchemy.orm import Session
 
 from common.db import UTCDateTime, on_postgres, utcnow
-from common.models import Account, Hold, Job, LedgerEntry
+from common.models import ACCOUNTS, HOLDS, JOBS, Account, Hold, Job, LedgerEntry
 
-# The tables behind the models, for Core statements: executed with parameters, an ORM insert
-# is a bulk insert.
-ACCOUNTS = cast(Table, Account.__table__)
-HOLDS = cast(Table, Hold.__table__)
-JOBS = cast(Table, Job.__table__)
 JOB_COLUMNS = tuple(column.name for column in JOBS.columns)
 
 

@@ -1,5 +1,9 @@
 """Every table; Alembic's autogenerate target."""
 
+from typing import cast
+
+from sqlalchemy import Table
+
 from common.db import Base
 from common.models.account import Account
 from common.models.api_key import ApiKey
@@ -11,7 +15,16 @@ from common.models.share_link import ShareLink
 from common.models.web_session import LoginLink, WebSession
 from common.models.webhook_delivery import WebhookDelivery
 
+# The tables behind the hot paths' models, for Core statements: executed with parameters, an ORM
+# insert or update is a bulk operation, with per-call work a single-row statement does not need.
+ACCOUNTS = cast(Table, Account.__table__)
+HOLDS = cast(Table, Hold.__table__)
+JOBS = cast(Table, Job.__table__)
+
 __all__ = [
+    "ACCOUNTS",
+    "HOLDS",
+    "JOBS",
     "Account",
     "ApiKey",
     "Base",
