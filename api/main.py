@@ -7,6 +7,7 @@ import logging
 from collections.abc import AsyncIterator
 from typing import Any
 
+import anyio.to_thread
 import redis
 import sqlalchemy.exc
 from fastapi import FastAPI, Request
@@ -90,6 +91,7 @@ def _lifespan(settings: Settings):  # type: ignore[no-untyped-def]
         engine = create_db_engine(settings)
         sessions = create_session_factory(engine)
         store = build_store(settings)
+        anyio.to_thread.current_default_thread_limiter().total_tokens = settings.api_threads
 
         async def terminal(job_ids: list[str]) -> list[str]:
             return await in_transaction(sessions, find_terminal, job_ids=job_ids)

@@ -32,13 +32,14 @@ class JobWaiters:
         self._find_terminal = find_terminal
         # job id → its waiters' futures, each with whether it waits only for the job to end
         self._futures: dict[str, dict[asyncio.Future[None], bool]] = {}
+        self._waiting = 0  # futures across every job: /healthz reports it, so kept, not summed
         self._tasks: list[asyncio.Task[None]] = []
         self._unsubscribe: Callable[[], None] | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
 
     @property
     def waiting(self) -> int:
-        return sum(len(f) for f in self._futures.values())
+        return self._waiting
 
     async def start(self) -> None:
         self._loop = asyncio.get_running_loop()
@@ -62,12 +63,13 @@ class JobWaiters:
         one that says it ended; the poll and a resubscription wake every waiter)."""
         future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._futures.setdefault(job_id, {})[future] = ended_only
+        self._waiting += 1
         return future
 
     def discard(self, job_id: str, future: asyncio.Future[None]) -> None:
         futures = self._futures.get(job_id)
-        if futures is not None:
-            futures.pop(future, None)
+        if futures is not None and futures.pop(future, None) is not None:
+            self._waiting -= 1
             if not futures:
                 del self._futures[job_id]
 
@@ -78,6 +80,7 @@ class JobWaiters:
         for future, ended_only in list(futures.items()):
             if ended or not ended_only:
                 del futures[future]
+                self._waiting -= 1
                 if not future.done():
                     future.set_result(None)
         if not futures:

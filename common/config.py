@@ -50,6 +50,10 @@ class Settings(BaseSettings):
     idempotency_ttl_hours: float = 24.0
 
     worker_concurrency: int = Field(default=64, ge=1)
+    # Threads each API process runs its database and storage steps on (anyio's default is 40).
+    # They share one GIL with the event loop: more of them only queue for it, and the loop
+    # (every /healthz and every waiter) waits behind them.
+    api_threads: int = Field(default=16, ge=1)
     # Postgres connections each process keeps open, and how many more it may open in a burst
     # (those are closed again when returned). Keep the kept ones near the process's busy
     # threads: opening a connection costs both sides far more than a query.

@@ -10,7 +10,7 @@ from fastapi import APIRouter, Depends, Header, Query, Request
 from fastapi.responses import JSONResponse, Response
 from starlette.concurrency import run_in_threadpool
 
-from api.deps import AppState, get_state, require_principal
+from api.deps import AppState, get_state
 from api.responses import (
     JOB_ID_HEADER,
     audio_response,
@@ -24,7 +24,7 @@ from api.schemas import (
     SavedTrack,
     error_responses,
 )
-from common.account.service import Principal
+from common.account.service import authenticate
 from common.db import one_statement, transaction
 from common.errors import InvalidRequestError, ServiceUnavailableError
 from common.jobs import idempotency, states
@@ -75,7 +75,6 @@ async def create_music(
     save_to_blob: str | None = Query(
         None, description="`1`: store the track permanently and answer with JSON."
     ),
-    principal: Principal = Depends(require_principal),
     state: AppState = Depends(get_state),
 ) -> Response:
     raw = await request.body()
@@ -89,7 +88,7 @@ async def create_music(
         job, created = await run_in_threadpool(
             _accept,
             state,
-            principal,
+            request.headers.get("authorization"),
             raw,
             job_id=job_id,
             saving=saving,
@@ -118,7 +117,7 @@ async def create_music(
 
 def _accept(
     state: AppState,
-    principal: Principal,
+    authorization: str | None,
     raw: bytes,
     *,
     job_id: str,
@@ -126,16 +125,18 @@ def _accept(
     idempotency_key: str | None,
     request_id: str | None,
 ) -> tuple[Job, bool]:
-    """Everything between reading the body and waiting, in one trip to a worker thread: the
-    rate limit, validation, the job with its hold, and the enqueue. (job, newly created)."""
-    state.rate_limiter.check(api_key_id=principal.api_key_id, override=principal.rate_limit)
-    body = _decode_json(raw)
-    music = parse_music_request(body)
-    idempotent = _idempotency(idempotency_key, state, body, saving)
-    # Without a key, the job and its hold are one statement that commits by itself (see
-    # jobs.submit_job); a key is reserved with them, so that takes a transaction.
-    scope = one_statement if idempotent is None else transaction
+    """Everything between reading the body and waiting, in one trip to a worker thread and on
+    one connection: the key, the rate limit, validation, the job with its hold, and the
+    enqueue. (job, newly created).
+
+    Without an Idempotency-Key, the job and its hold are one statement that commits by itself
+    (see jobs.submit_job); a key is reserved with them, so that takes a transaction."""
+    scope = one_statement if idempotency_key is None else transaction
     with scope(state.sessions) as session:
+        principal = authenticate(session, authorization=authorization)
+        state.rate_limiter.check(api_key_id=principal.api_key_id, override=principal.rate_limit)
+        body = _decode_json(raw)
+        music = parse_music_request(body)
         job, created = jobs.accept_job(
             session,
             job_id=job_id,
@@ -146,7 +147,7 @@ def _accept(
             save_to_blob=saving,
             max_concurrent=principal.max_concurrent_jobs
             or state.settings.max_concurrent_jobs_per_account,
-            idempotency=idempotent,
+            idempotency=_idempotency(idempotency_key, state, body, saving),
         )
     if created:
         _enqueue(state, job, request_id)
