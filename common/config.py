@@ -55,10 +55,11 @@ class Settings(BaseSettings):
     # (every /healthz and every waiter) waits behind them.
     api_threads: int = Field(default=16, ge=1)
     # Postgres connections each process keeps open, and how many more it may open in a burst
-    # (those are closed again when returned). Keep the kept ones near the process's busy
-    # threads: opening a connection costs both sides far more than a query.
-    db_pool_size: int = Field(default=20, ge=1)
-    db_max_overflow: int = Field(default=40, ge=0)
+    # (closed again when returned). Opening one costs both sides far more than a query, so
+    # keep about as many as the process has threads doing database work at once (the API:
+    # API_THREADS); a worker's threads hold one only for a statement or two.
+    db_pool_size: int = Field(default=16, ge=1)
+    db_max_overflow: int = Field(default=8, ge=0)
     # Each worker process serves Prometheus metrics here (0: off).
     worker_metrics_port: int = Field(default=9101, ge=0)
     redis_max_connections: int = Field(default=200, ge=10)
