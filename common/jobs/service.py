@@ -150,7 +150,7 @@ def get_job(session: Session, *, job_id: str, account_id: str) -> Job:
 
 def claim_job(session: Session, *, job_id: str) -> Job | None:
     """Take a queued job for running; None when it is not queued (redelivered, done, expired)."""
-    return repository.transition(session, job_id=job_id, to=states.RUNNING, started_at=utcnow())
+    return repository.claim(session, job_id=job_id, now=utcnow())
 
 
 def complete_job(
@@ -219,7 +219,8 @@ def complete_job_in_one_statement(
         "retain_until": retain_until,
         "public_url": public_url,
     }
-    return ledger_sql.complete_and_capture(session, job_id=job_id, completion=completion)
+    row = ledger_sql.complete_and_capture(session, job_id=job_id, completion=completion)
+    return None if row is None else repository.job_from_row(session, row)
 
 
 def fail_job(

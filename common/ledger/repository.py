@@ -18,6 +18,7 @@ from sqlalchemy import (
     BigInteger,
     Insert,
     Integer,
+    Row,
     String,
     bindparam,
     insert,
@@ -291,17 +292,13 @@ def capture(session: Session, *, hold_id: str) -> int | None:
 
 def complete_and_capture(
     session: Session, *, job_id: str, completion: Mapping[str, Any]
-) -> Job | None:
+) -> Row[Any] | None:
     """Postgres only (PG_COMPLETE): mark a running job succeeded with `completion` (a value for
-    each of COMPLETION_COLUMNS) and capture its hold, in one statement. The job, or None when
-    nothing was written: it was not running, its hold was settled, or its end queues a webhook
-    (then do both in a transaction instead)."""
+    each of COMPLETION_COLUMNS) and capture its hold, in one statement. The job's row (every
+    column), or None when nothing was written: it was not running, its hold was settled, or its
+    end queues a webhook (then do both in a transaction instead)."""
     params = {name: completion[name] for name in COMPLETION_COLUMNS}
-    return session.scalars(
-        select(Job).from_statement(PG_COMPLETE),
-        params | {"job_id": job_id, "now": utcnow()},
-        execution_options={"populate_existing": True},
-    ).first()
+    return session.execute(PG_COMPLETE, params | {"job_id": job_id, "now": utcnow()}).first()
 
 
 def release(session: Session, *, hold_id: str) -> bool:

@@ -32,6 +32,22 @@ def test_claim_is_once(session: Session) -> None:
     assert jobs.claim_job(session, job_id=job.id) is None
 
 
+def test_a_claim_updates_the_loaded_job_or_returns_a_whole_one(session: Session) -> None:
+    account = create_account(session)
+    loaded = _submit(session, account)
+    claimed = jobs.claim_job(session, job_id=loaded.id)
+    assert claimed is loaded
+    assert loaded.status == "running" and loaded.started_at is not None
+
+    other = _submit(session, account)
+    session.expunge(other)  # as in a worker, whose claim runs in a fresh session
+    fresh = jobs.claim_job(session, job_id=other.id)
+    assert fresh is not None and fresh is not other
+    assert (fresh.status, fresh.prompt, fresh.cost_micro_usd) == ("running", "calm piano", 135_000)
+    assert fresh.started_at is not None and fresh.started_at.tzinfo is not None
+    assert fresh.created_at == other.created_at
+
+
 def test_complete_captures_and_fail_after_is_noop(session: Session) -> None:
     account = create_account(session, balance_micro_usd=1_000_000)
     job = _submit(session, account)
