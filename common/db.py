@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
 
-import sqlalchemy.exc
 from sqlalchemy import DateTime, MetaData, create_engine, event
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
@@ -64,47 +62,13 @@ def create_db_engine(settings: Settings) -> Engine:
         # so a read-then-write in one transaction cannot deadlock with another writer.
         event.listen(engine, "begin", lambda conn: conn.exec_driver_sql("BEGIN IMMEDIATE"))
         return engine
-    engine = create_engine(
+    return create_engine(
         url,
+        pool_pre_ping=True,
         pool_size=settings.db_pool_size,
         max_overflow=settings.db_max_overflow,
         pool_timeout=30,
     )
-    _ping_when_idle(engine)
-    return engine
-
-
-# A pooled connection used this recently is taken to be alive; one idle longer is pinged first.
-IDLE_PING_S = 5.0
-
-
-def _ping_when_idle(engine: Engine) -> None:
-    """SQLAlchemy's pre-ping, but only for connections idle longer than IDLE_PING_S.
-
-    Pinging every checkout cost a round trip per statement on the hot path (a tenth of a busy
-    worker's CPU). A connection that broke since its last use (a database restart) still fails
-    its first statement: the pool then drops every connection older than the failure, and the
-    callers' retries (workers) or a 503 (API) cover that one statement.
-    """
-
-    @event.listens_for(engine, "connect")
-    def _fresh(_dbapi_conn: Any, record: Any) -> None:
-        record.info["idle_since"] = time.monotonic()
-
-    @event.listens_for(engine, "checkin")
-    def _returned(_dbapi_conn: Any, record: Any) -> None:
-        record.info["idle_since"] = time.monotonic()
-
-    @event.listens_for(engine, "checkout")
-    def _ping(dbapi_conn: Any, record: Any, _proxy: Any) -> None:
-        idle_since = record.info.get("idle_since")
-        if idle_since is not None and time.monotonic() - idle_since < IDLE_PING_S:
-            return
-        try:
-            engine.dialect.do_ping(dbapi_conn)
-        except Exception as exc:
-            # The pool discards this connection and checks out another.
-            raise sqlalchemy.exc.DisconnectionError() from exc
 
 
 def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
