@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import functools
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Row, Update, bindparam, select, update
+from sqlalchemy import Update, bindparam, select, update
 from sqlalchemy.orm import Session, make_transient_to_detached
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.orm.util import identity_key
@@ -62,13 +63,13 @@ def claim(session: Session, *, job_id: str, now: datetime) -> Job | None:
     """The move to running as one Core statement: a worker claims every job it runs, so this
     skips the ORM's bulk-update machinery that `transition` goes through."""
     row = session.execute(_CLAIM, {"job_id": job_id, "now": now}).first()
-    return None if row is None else job_from_row(session, row)
+    return None if row is None else job_from_row(session, row._asdict())
 
 
-def job_from_row(session: Session, row: Row[Any]) -> Job:
-    """The Job a RETURNING row of every column describes: the session's loaded copy brought up
-    to date if it has one, else a new detached object (no ORM load, no query)."""
-    values = row._asdict()
+def job_from_row(session: Session, values: Mapping[str, Any]) -> Job:
+    """The Job a row of every column describes (a RETURNING row, or the row just inserted):
+    the session's loaded copy brought up to date if it has one, else a new detached object (no
+    ORM load, no query)."""
     loaded = session.identity_map.get(identity_key(Job, values["id"]))
     if isinstance(loaded, Job):
         for name, value in values.items():

@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select, update
-from sqlalchemy.orm import Session, make_transient_to_detached
+from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
 from common.account.limits import too_many_in_flight
@@ -79,8 +79,7 @@ def submit_job(
         job_row=row,
     )
     # The hold wrote the row; the object joins the session as loaded from it.
-    job = Job(**row)
-    make_transient_to_detached(job)
+    job = repository.job_from_row(session, row)
     session.add(job)
     return job
 
@@ -220,7 +219,7 @@ def complete_job_in_one_statement(
         "public_url": public_url,
     }
     row = ledger_sql.complete_and_capture(session, job_id=job_id, completion=completion)
-    return None if row is None else repository.job_from_row(session, row)
+    return None if row is None else repository.job_from_row(session, row._asdict())
 
 
 def fail_job(
