@@ -27,7 +27,7 @@ from api.routes import blobs, gallery, health, jobs, music, share
 from api.waiters import JobWaiters
 from common.account.limits import RequestRateLimiter
 from common.config import Settings, get_settings
-from common.db import create_db_engine, create_session_factory
+from common.db import create_db_engine, create_session_factory, warm_up
 from common.errors import (
     AppError,
     HttpError,
@@ -90,6 +90,7 @@ def _lifespan(settings: Settings):  # type: ignore[no-untyped-def]
 
         engine = create_db_engine(settings)
         sessions = create_session_factory(engine)
+        await anyio.to_thread.run_sync(warm_up, sessions)
         store = build_store(settings)
         anyio.to_thread.current_default_thread_limiter().total_tokens = settings.api_threads
 

@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import DateTime, MetaData, create_engine, event
+from sqlalchemy import DateTime, MetaData, create_engine, event, text
 from sqlalchemy.engine import Engine
-from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
+from sqlalchemy.orm import DeclarativeBase, Session, configure_mappers, sessionmaker
 from sqlalchemy.types import TypeDecorator
 
 from common.config import Settings
+
+log = logging.getLogger(__name__)
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -111,3 +114,19 @@ def one_statement(factory: sessionmaker[Session]) -> Iterator[Session]:
             return
         with session.begin():
             yield session
+
+
+def warm_up(factory: sessionmaker[Session]) -> None:
+    """Pay the first-use costs at start-up rather than in the first burst of requests or jobs.
+
+    SQLAlchemy configures every mapper on first use, under one process-wide lock, and the first
+    connection initialises the dialect (a few queries). Done lazily, the first job of a fresh
+    worker made every other thread wait behind both. A database that is down is not an error
+    here: the first real use will retry or report it.
+    """
+    configure_mappers()
+    try:
+        with one_statement(factory) as session:
+            session.execute(text("SELECT 1"))
+    except Exception as exc:  # noqa: BLE001 - start-up goes on; the database may come up later
+        log.warning("database not reachable at start-up: %s", exc)
