@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 import time
 from dataclasses import dataclass
@@ -53,17 +54,39 @@ log = logging.getLogger(__name__)
 # leave it running, until the reaper expires it (and a stored track would go unpaid). Every
 # recording step is a compare-and-set, so trying again is safe (a provider call may be counted
 # twice if a connection drops just after its commit).
+_DB_RETRYING = Retrying(
+    retry=retry_if_exception_type(
+        (
+            sqlalchemy.exc.OperationalError,
+            sqlalchemy.exc.InterfaceError,
+            sqlalchemy.exc.TimeoutError,
+        )
+    ),
+    stop=stop_after_delay(60),
+    wait=wait_random_exponential(multiplier=0.5, max=5),
+    reraise=True,
+)
+
+
 def db_retrying() -> Retrying:
+    """The retry policy of the recording steps: one shared instance.
+
+    tenacity keeps a call's state per thread, so threads can share it; building one per call
+    (a thread-local each time, whose teardown visits every thread) was a twentieth of a busy
+    worker's GIL time. A retried function must not itself use it: the inner call would reset
+    the outer one's state.
+    """
+    return _DB_RETRYING
+
+
+@functools.lru_cache(maxsize=8)
+def provider_retrying(max_attempts: int, initial_s: float, max_s: float) -> Retrying:
+    """The retry policy of provider calls, shared like db_retrying's."""
     return Retrying(
-        retry=retry_if_exception_type(
-            (
-                sqlalchemy.exc.OperationalError,
-                sqlalchemy.exc.InterfaceError,
-                sqlalchemy.exc.TimeoutError,
-            )
-        ),
-        stop=stop_after_delay(60),
-        wait=wait_random_exponential(multiplier=0.5, max=5),
+        retry=retry_if_exception_type(ProviderTransientError),
+        stop=stop_after_attempt(max_attempts),
+        # Full jitter (random up to an exponential cap), so retries from many workers spread out.
+        wait=wait_random_exponential(multiplier=initial_s, max=max_s),
         reraise=True,
     )
 
@@ -156,14 +179,10 @@ def _generate(ctx: JobContext, job: Job) -> GeneratedAudio:
         response_format=job.response_format,
     )
     settings = ctx.settings
-    retrying = Retrying(
-        retry=retry_if_exception_type(ProviderTransientError),
-        stop=stop_after_attempt(settings.provider_max_attempts),
-        # Full jitter (random up to an exponential cap), so retries from many workers spread out.
-        wait=wait_random_exponential(
-            multiplier=settings.provider_retry_initial_s, max=settings.provider_retry_max_s
-        ),
-        reraise=True,
+    retrying = provider_retrying(
+        settings.provider_max_attempts,
+        settings.provider_retry_initial_s,
+        settings.provider_retry_max_s,
     )
     return retrying(_attempt, ctx, job, provider, request)
 
