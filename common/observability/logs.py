@@ -61,3 +61,23 @@ def configure_logging(*, level: str = "INFO", fmt: str = "json") -> None:
     for name in ("uvicorn", "uvicorn.error", "uvicorn.access", "celery"):
         logging.getLogger(name).handlers[:] = []
         logging.getLogger(name).propagate = True
+    # Celery's "Task ... received" and "Task ... succeeded" lines say less than our own
+    # job.ended line (outcome, duration, queue wait, ids) and cost two more records per job,
+    # one of them on the thread that takes messages off the queue. Celery's other lines
+    # (retries, failures) stay.
+    from celery.app import trace
+
+    routine = _DropMessages({trace.LOG_RECEIVED, trace.LOG_SUCCESS})
+    for name in ("celery.worker.strategy", "celery.app.trace"):
+        logger = logging.getLogger(name)
+        logger.filters[:] = [f for f in logger.filters if not isinstance(f, _DropMessages)]
+        logger.addFilter(routine)
+
+
+class _DropMessages(logging.Filter):
+    def __init__(self, messages: set[str]) -> None:
+        super().__init__()
+        self._messages = messages
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return record.msg not in self._messages
