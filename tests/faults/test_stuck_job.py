@@ -92,7 +92,11 @@ def test_stuck_jobs_expire_and_release_their_holds(stack: Stack, rows: Rows) -> 
         ("dead", dead), ("lost", lost), ("slow", slow)
     )}  # fmt: skip
     # The slow job's worker finishes after the expiry and must give up its result.
-    wait_for(lambda: "'late'" in full_log(stack, "worker1"), timeout=PROVIDER_S + 10, what="late")
+    wait_for(
+        lambda: '"outcome": "late"' in full_log(stack, "worker1"),
+        timeout=PROVIDER_S + 10,
+        what="late",
+    )
 
     jobs = {j.id: j for j in rows.jobs(account_id)}
     holds = {h.job_id: h for h in rows.holds(account_id)}

@@ -123,4 +123,4 @@ def _redeliver_unacknowledged(stack: Stack) -> None:
 
 def _skipped(stack: Stack) -> int:
     """Deliveries the worker found nothing to do for (its job no longer queued)."""
-    return log_lines(stack, "worker", "'skipped'")
+    return log_lines(stack, "worker", "not claimable")
