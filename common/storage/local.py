@@ -17,13 +17,22 @@ class LocalBlobStore:
         self.root = root
         self.public_base_url = public_base_url.rstrip("/")
         self.root.mkdir(parents=True, exist_ok=True)
+        # Resolved once: the store writes only regular files (never links), so a key's path is
+        # checked lexically, without Path.resolve()'s system call per path component (measured:
+        # a thirty-fifth of the API's CPU in the throughput run, the root resolved every time).
+        self._real_root = os.path.realpath(root)
+        self._prefix = os.path.join(self._real_root, "")
 
     def path(self, key: str) -> Path:
-        """The file behind a key (ValueError if the key escapes the store)."""
-        path = (self.root / key).resolve()
-        if self.root.resolve() not in path.parents:
+        """The file behind a key (ValueError if the key is not a plain relative path: no empty,
+        "." or ".." segment, so "saved/../audio/..." cannot reach past a prefix the caller
+        checked)."""
+        if any(part in ("", ".", "..") for part in key.split("/")):
+            raise ValueError(f"blob key is not a plain path: {key!r}")
+        path = os.path.normpath(os.path.join(self._real_root, key))
+        if not path.startswith(self._prefix):
             raise ValueError(f"blob key escapes the store: {key!r}")
-        return path
+        return Path(path)
 
     def put(
         self, key: str, data: bytes, *, content_type: str, public: bool = False

@@ -59,3 +59,16 @@ def test_key_check_time_does_not_depend_on_how_much_matches(
     # of matching characters would show as "almost" being slower than "nothing".
     assert 0.8 < medians["almost"] / medians["nothing"] < 1.25
     assert 0.6 < medians["unknown"] / medians["nothing"] < 1.5
+
+
+def test_a_private_track_is_not_reachable_through_the_public_blob_path(stack: Stack) -> None:
+    account_id, key = stack.account("10")
+    with stack.client(key) as client:
+        made = client.post("/v1/audio/music", json={"prompt": "hum", "music_length_ms": 1000})
+        assert made.status_code == 200
+        job_id = made.headers["X-Kyma-Job-Id"]
+        private = f"audio/{account_id}/{job_id}.mp3"
+        assert (stack.data_dir / "blobs" / private).is_file()
+        # Percent-encoded dots reach the route as "saved/../audio/...": still refused.
+        for path in (f"/blobs/saved/%2e%2e/{private}", f"/blobs/saved/%2E%2E/{private}"):
+            assert client.get(path).status_code == 404, path
