@@ -64,14 +64,20 @@ def configure_logging(*, level: str = "INFO", fmt: str = "json") -> None:
     # Celery's "Task ... received" and "Task ... succeeded" lines say less than our own
     # job.ended line (outcome, duration, queue wait, ids) and cost two more records per job,
     # one of them on the thread that takes messages off the queue. Celery's other lines
-    # (retries, failures) stay.
+    # (retries, failures) stay, and LOG_LEVEL=DEBUG brings these two back.
     from celery.app import trace
 
+    quiet = root.level > logging.DEBUG
     routine = _DropMessages({trace.LOG_RECEIVED, trace.LOG_SUCCESS})
     for name in ("celery.worker.strategy", "celery.app.trace"):
         logger = logging.getLogger(name)
         logger.filters[:] = [f for f in logger.filters if not isinstance(f, _DropMessages)]
-        logger.addFilter(routine)
+        if quiet:
+            logger.addFilter(routine)
+    # "received" is the strategy logger's only INFO line: above INFO, Celery checks once and
+    # then does not build it at all.
+    strategy = logging.getLogger("celery.worker.strategy")
+    strategy.setLevel(logging.WARNING if quiet else logging.NOTSET)
 
 
 class _DropMessages(logging.Filter):

@@ -43,3 +43,15 @@ def test_celery_received_and_succeeded_lines_are_dropped(json_logs) -> None:  # 
 def test_configuring_twice_keeps_one_filter(json_logs) -> None:  # type: ignore[no-untyped-def]
     configure_logging(level="INFO", fmt="json")
     assert len(logging.getLogger("celery.app.trace").filters) == 1
+
+
+def test_celery_received_lines_come_back_at_debug(json_logs) -> None:  # type: ignore[no-untyped-def]
+    strategy = logging.getLogger("celery.worker.strategy")
+    assert not strategy.isEnabledFor(logging.INFO)
+    configure_logging(level="DEBUG", fmt="json")
+    written = io.StringIO()
+    cast(logging.StreamHandler[Any], logging.getLogger().handlers[0]).setStream(written)
+    context = {"name": "music.generate", "id": "t1", "args": "[]", "kwargs": "{}", "eta": None}
+    strategy.info(trace.LOG_RECEIVED, context)
+    assert "Task music.generate[t1] received" in written.getvalue()
+    configure_logging(level="INFO", fmt="json")
