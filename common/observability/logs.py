@@ -68,16 +68,16 @@ def configure_logging(*, level: str = "INFO", fmt: str = "json") -> None:
     from celery.app import trace
 
     quiet = root.level > logging.DEBUG
-    routine = _DropMessages({trace.LOG_RECEIVED, trace.LOG_SUCCESS})
-    for name in ("celery.worker.strategy", "celery.app.trace"):
-        logger = logging.getLogger(name)
-        logger.filters[:] = [f for f in logger.filters if not isinstance(f, _DropMessages)]
-        if quiet:
-            logger.addFilter(routine)
     # "received" is the strategy logger's only INFO line: above INFO, Celery checks once and
     # then does not build it at all.
-    strategy = logging.getLogger("celery.worker.strategy")
-    strategy.setLevel(logging.WARNING if quiet else logging.NOTSET)
+    logging.getLogger("celery.worker.strategy").setLevel(
+        logging.WARNING if quiet else logging.NOTSET
+    )
+    # The trace logger's other INFO lines (retries) stay, so only "succeeded" is filtered out.
+    trace_log = logging.getLogger("celery.app.trace")
+    trace_log.filters[:] = [f for f in trace_log.filters if not isinstance(f, _DropMessages)]
+    if quiet:
+        trace_log.addFilter(_DropMessages({trace.LOG_SUCCESS}))
 
 
 class _DropMessages(logging.Filter):
