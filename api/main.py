@@ -92,7 +92,9 @@ def _lifespan(settings: Settings):  # type: ignore[no-untyped-def]
         sessions = create_session_factory(engine)
         await anyio.to_thread.run_sync(warm_up, sessions)
         store = build_store(settings)
-        anyio.to_thread.current_default_thread_limiter().total_tokens = settings.api_threads
+        anyio.to_thread.current_default_thread_limiter().total_tokens = (
+            settings.effective_api_threads
+        )
 
         async def terminal(job_ids: list[str]) -> list[str]:
             return await in_transaction(sessions, find_terminal, job_ids=job_ids)

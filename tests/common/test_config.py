@@ -1,0 +1,28 @@
+"""Settings whose defaults are worked out from others."""
+
+from __future__ import annotations
+
+import pytest
+
+from common.config import Settings
+
+
+@pytest.mark.parametrize(("backend", "threads"), [("local", 4), ("s3", 16), ("vercel", 16)])
+def test_api_threads_follow_the_store(
+    monkeypatch: pytest.MonkeyPatch, backend: str, threads: int
+) -> None:
+    # A local store's steps are CPU and quick round trips; a remote store's reads wait on the
+    # network, so it gets more threads.
+    monkeypatch.delenv("API_THREADS", raising=False)
+    assert Settings(storage_backend=backend).effective_api_threads == threads
+
+
+def test_api_threads_set_by_the_operator_win(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("API_THREADS", "24")
+    assert Settings(storage_backend="local").effective_api_threads == 24
+    assert Settings(storage_backend="s3", api_threads=2).effective_api_threads == 2
+
+
+def test_api_threads_must_be_positive() -> None:
+    with pytest.raises(ValueError, match="api_threads"):
+        Settings(api_threads=0)
