@@ -66,6 +66,16 @@ def claim(session: Session, *, job_id: str, now: datetime) -> Job | None:
     return None if row is None else job_from_row(session, row._asdict())
 
 
+_BY_ID = select(*JOBS.c).where(JOBS.c.id == bindparam("job_id"))
+
+
+def load(session: Session, *, job_id: str) -> Job | None:
+    """The job as its row is now, read with one Core statement built once and made into a Job
+    without the ORM's load (identity lookup, loader options, instance events)."""
+    row = session.execute(_BY_ID, {"job_id": job_id}).first()
+    return None if row is None else job_from_row(session, row._asdict())
+
+
 def job_from_row(session: Session, values: Mapping[str, Any]) -> Job:
     """The Job a row of every column describes (a RETURNING row, or the row just inserted):
     the session's loaded copy brought up to date if it has one, else a new detached object (no

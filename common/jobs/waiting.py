@@ -2,22 +2,18 @@
 
 from __future__ import annotations
 
-from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from common.jobs import repository
-from common.models import JOBS, Job
-
-# A waiter reads its job once it has ended: one Core statement built once, its row made into a
-# Job without the ORM's load (identity lookup, loader options, instance events).
-_BY_ID = select(*JOBS.c).where(JOBS.c.id == bindparam("job_id"))
+from common.models import Job
 
 
 def load_job(session: Session, *, job_id: str) -> Job:
-    row = session.execute(_BY_ID, {"job_id": job_id}).first()
-    if row is None:
+    """The job a waiter was woken for (it reads it once the job has ended)."""
+    job = repository.load(session, job_id=job_id)
+    if job is None:
         raise LookupError(job_id)
-    return repository.job_from_row(session, row._asdict())
+    return job
 
 
 def find_terminal(session: Session, *, job_ids: list[str]) -> list[str]:
