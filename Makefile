@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 RUN_STAMP := $(VENV)/.run-installed
 DEV_STAMP := $(VENV)/.dev-installed
 
-.PHONY: run test test-faults test-e2e lint format bench install clean
+.PHONY: run test test-faults test-e2e lint format bench install browser clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -26,8 +26,27 @@ run: $(RUN_STAMP)
 	$(BIN)/musicgw demo
 	LOG_FORMAT=$${LOG_FORMAT:-text} $(BIN)/musicgw serve
 
-test: $(DEV_STAMP)
+test: $(DEV_STAMP) browser
 	$(BIN)/python -m pytest -m "not faults_slow"
+
+# The page tests drive a real Chromium (browser tools cannot download their own builds): use
+# CHROMIUM_PATH or the one on PATH, else install Debian's package when we may, else say how.
+browser:
+	@if [ -n "$${CHROMIUM_PATH:-}" ]; then \
+	  [ -x "$$CHROMIUM_PATH" ] || { echo "browser: CHROMIUM_PATH=$$CHROMIUM_PATH is not an executable" >&2; exit 1; }; \
+	  echo "browser: using $$CHROMIUM_PATH (CHROMIUM_PATH)"; \
+	elif found=$$(command -v chromium || command -v chromium-browser); then \
+	  echo "browser: found $$found"; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	  echo "browser: Chromium not found; installing Debian's chromium with apt-get"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null \
+	    && echo "browser: installed $$(command -v chromium)"; \
+	else \
+	  echo "browser: Chromium is missing and the page tests need it. Install it with:" >&2; \
+	  echo "    sudo apt-get install chromium" >&2; \
+	  echo "or point CHROMIUM_PATH at a Chromium binary, then run make test again." >&2; \
+	  exit 1; \
+	fi
 
 # The fault-injection rows that restart Postgres or Redis or take minutes (tests/faults).
 test-faults: $(DEV_STAMP)
