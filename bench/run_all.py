@@ -32,6 +32,8 @@ from tests.fixtures.databases import ADMIN_URL
 
 HERE = Path(__file__).resolve().parent
 RESULTS = HERE / "results.md"
+# results.md ends with notes written by hand; a new run rewrites what is above this line only.
+NOTES_MARKER = "<!-- Everything below is written by hand; bench/run_all.py carries it over"
 TIMEOUT_S = 1800
 # Before each benchmark: the machine counts as quiet once its CPU use stays under this for
 # QUIET_SECONDS one-second samples in a row; it is waited for at most SETTLE_MAX_S.
@@ -253,7 +255,14 @@ def write_report(
     lines += ["", "## Raw result lines", "", "```json"]
     lines += [json.dumps(result) for result in results]
     lines += ["```", ""]
-    RESULTS.write_text("\n".join(lines))
+    RESULTS.write_text("\n".join(lines) + kept_notes())
+
+
+def kept_notes() -> str:
+    """The hand-written notes at the end of the previous results.md, from their marker on."""
+    old = RESULTS.read_text() if RESULTS.exists() else ""
+    at = old.find(NOTES_MARKER)
+    return "" if at < 0 else "\n" + old[at:]
 
 
 def main() -> None:
