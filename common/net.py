@@ -4,6 +4,9 @@ A host is resolved once, every answer must be public (not loopback, private, lin
 shared, reserved or multicast) unless its network is explicitly allowed, and the connection
 goes to the address that was checked, keeping the host name for the Host header and TLS. So a
 DNS answer that changes between the check and the connect cannot point the request inward.
+
+An IPv6 address that carries an IPv4 one (mapped, translated, compatible, NAT64, 6to4, Teredo)
+reaches that IPv4 host on a network that translates it, so the IPv4 address is what is judged.
 """
 
 from __future__ import annotations
@@ -15,6 +18,16 @@ from collections.abc import Iterable
 import httpx
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+
+# IPv6 prefixes whose last 32 bits are an IPv4 address: SIIT's IPv4-translated addresses
+# (RFC 2765), NAT64's well-known prefix (RFC 6052) and the deprecated IPv4-compatible form.
+_EMBEDS_IPV4_IN_LOW_BITS = [
+    ipaddress.IPv6Network("::ffff:0:0:0/96"),
+    ipaddress.IPv6Network("64:ff9b::/96"),
+    ipaddress.IPv6Network("::/96"),
+]
+# Local-use NAT64 (RFC 8215) may put the IPv4 address at any of several offsets: refused whole.
+_LOCAL_NAT64 = ipaddress.IPv6Network("64:ff9b:1::/48")
 
 
 class AddressRefused(Exception):
@@ -39,8 +52,11 @@ class PublicAddressPolicy:
         return answers[0]
 
     def address_allowed(self, address: IPAddress) -> bool:
-        if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped:
-            address = address.ipv4_mapped
+        if isinstance(address, ipaddress.IPv6Address):
+            if address in _LOCAL_NAT64:
+                return False
+            if embedded := _embedded_ipv4(address):
+                return all(self.address_allowed(inner) for inner in embedded)
         if any(address in network for network in self._allow_networks):
             return True
         return address.is_global and not address.is_multicast
@@ -57,6 +73,21 @@ class PublicAddressPolicy:
         except socket.gaierror:
             return []
         return [ipaddress.ip_address(info[4][0]) for info in infos]
+
+
+def _embedded_ipv4(address: ipaddress.IPv6Address) -> list[ipaddress.IPv4Address]:
+    """The IPv4 addresses an IPv6 address leads to where it is translated (none for plain IPv6)."""
+    if address.ipv4_mapped:
+        return [address.ipv4_mapped]
+    if address.sixtofour:
+        return [address.sixtofour]
+    if address.teredo:
+        return list(address.teredo)
+    if address.packed[:12] != bytes(12) or int(address) > 1:  # :: and ::1 are IPv6's own
+        for network in _EMBEDS_IPV4_IN_LOW_BITS:
+            if address in network:
+                return [ipaddress.IPv4Address(address.packed[-4:])]
+    return []
 
 
 def pinned(url: httpx.URL, address: IPAddress) -> tuple[httpx.URL, dict[str, str], dict[str, str]]:

@@ -116,6 +116,8 @@ def test_refused_urls_never_connect(files: FakeMiniMaxFiles, canary: TcpCanary, 
         "::1",
         "::ffff:127.0.0.1",
         "fe80::1",
+        "64:ff9b::a9fe:a9fe",
+        "2002:7f00:1::",
     ],
 )
 def test_allowed_host_resolving_inward_is_refused(
