@@ -177,7 +177,8 @@ def raw_pair(conn: psycopg.Connection[Any], account_id: str, job_id: str) -> Non
         }
         | {f"job_row_{name}": value for name, value in row.items()}
     )
-    if conn.execute(RAW_HOLD.string, hold).fetchone() is None:
+    judged = conn.execute(RAW_HOLD.string, hold).fetchone()
+    if judged is None or judged[2] is None:  # (covered, under_limit, hold id)
         raise Refused("hold")
     complete = {"job_id": job_id, "now": now} | COMPLETION
     if conn.execute(RAW_COMPLETE, complete).fetchone() is None:

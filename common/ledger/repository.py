@@ -8,23 +8,24 @@ one writer at a time anyway; there each movement is the same steps as separate s
 
 from __future__ import annotations
 
+import enum
 import functools
 from collections.abc import Mapping
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import (
     BigInteger,
-    Insert,
     Integer,
     Row,
+    Select,
     String,
     bindparam,
     insert,
     literal,
     select,
     text,
+    true,
     update,
 )
 from sqlalchemy.orm import Session
@@ -36,20 +37,30 @@ JOB_COLUMNS = tuple(column.name for column in JOBS.columns)
 
 
 @functools.cache
-def pg_hold(with_job: bool) -> Insert:
-    """The hold as one statement: reserve on the account row, then record the hold, both only
-    if the available balance and the in-flight limit allow. `with_job`: the same statement also
-    inserts the job's row (parameters `job_row_<column>`), so a job and its hold are one write
-    that needs no transaction around it."""
+def pg_hold(with_job: bool) -> Select[Any]:
+    """The hold as one statement: lock the account row and judge it, reserve on it, then record
+    the hold, both only if the available balance and the in-flight limit allow. It answers one
+    row, (covered, under_limit, hold id or NULL): why a hold was refused comes from the row as
+    this statement locked it, not from a later read that a job ending in between would falsify.
+    `with_job`: the same statement also inserts the job's row (parameters `job_row_<column>`),
+    so a job and its hold are one write that needs no transaction around it."""
     account = ACCOUNTS.c
     amount = bindparam("amount", type_=BigInteger())
+    # FOR UPDATE reads the newest committed row once its lock is ours, and the reservation
+    # below updates that same row under the same lock.
+    judged = (
+        select(
+            account.id,
+            (account.balance_micro_usd - account.held_micro_usd >= amount).label("covered"),
+            (account.active_holds < bindparam("max_active", type_=Integer())).label("under_limit"),
+        )
+        .where(account.id == bindparam("account_id", type_=String()))
+        .with_for_update()
+        .cte("judged")
+    )
     reserved = (
         update(ACCOUNTS)
-        .where(
-            account.id == bindparam("account_id", type_=String()),
-            account.balance_micro_usd - account.held_micro_usd >= amount,
-            account.active_holds < bindparam("max_active", type_=Integer()),
-        )
+        .where(account.id == judged.c.id, judged.c.covered, judged.c.under_limit)
         .values(
             held_micro_usd=account.held_micro_usd + amount,
             active_holds=account.active_holds + 1,
@@ -57,7 +68,7 @@ def pg_hold(with_job: bool) -> Insert:
         .returning(account.id)
         .cte("reserved")
     )
-    statement = (
+    held = (
         insert(HOLDS)
         .from_select(
             ["id", "account_id", "job_id", "amount_micro_usd", "state", "created_at"],
@@ -71,6 +82,10 @@ def pg_hold(with_job: bool) -> Insert:
             ).select_from(reserved),
         )
         .returning(HOLDS.c.id)
+        .cte("held")
+    )
+    statement = select(judged.c.covered, judged.c.under_limit, held.c.id).select_from(
+        judged.outerjoin(held, true())
     )
     if not with_job:
         return statement
@@ -182,6 +197,14 @@ PG_COMPLETE = text(
 NO_LIMIT = 2**31 - 1
 
 
+class HoldOutcome(enum.Enum):
+    """What a hold attempt found: the hold placed, or why not."""
+
+    PLACED = "placed"
+    SHORT = "short"  # the available balance does not cover the amount
+    AT_LIMIT = "at_limit"  # the balance covers it, but the account has max_active holds
+
+
 def hold(
     session: Session,
     *,
@@ -192,11 +215,12 @@ def hold(
     max_active: int = NO_LIMIT,
     now: datetime,
     job_row: Mapping[str, Any] | None = None,
-) -> bool:
+) -> HoldOutcome:
     """Reserve `amount` and record the hold if the available balance covers it and the account
-    has fewer than `max_active` active holds; False (nothing written) otherwise. With
-    `job_row` (every column of the job `job_id`), that row is written with the hold, or not at
-    all: on Postgres in the same statement."""
+    has fewer than `max_active` active holds; otherwise nothing is written and the outcome says
+    which condition failed, as the account row stood when it was judged. With `job_row` (every
+    column of the job `job_id`), that row is written with the hold, or not at all: on Postgres
+    in the same statement."""
     if on_postgres(session):
         params = {
             "hold_id": hold_id,
@@ -208,7 +232,10 @@ def hold(
         }
         if job_row is not None:
             params |= {f"job_row_{name}": job_row[name] for name in JOB_COLUMNS}
-        return session.execute(pg_hold(job_row is not None), params).first() is not None
+        row = session.execute(pg_hold(job_row is not None), params).first()
+        if row is None:
+            raise LookupError(f"no account {account_id}")
+        return _outcome(covered=row[0], under_limit=row[1], placed=row[2] is not None)
     reserved = session.execute(
         update(Account)
         .where(
@@ -223,7 +250,17 @@ def hold(
         .returning(Account.id)
     ).first()
     if reserved is None:
-        return False
+        # Every SQLite transaction here began IMMEDIATE, holding the one write lock: nothing
+        # has changed the row since the refused update.
+        judged = session.execute(
+            select(
+                Account.balance_micro_usd - Account.held_micro_usd >= amount,
+                Account.active_holds < max_active,
+            ).where(Account.id == account_id)
+        ).first()
+        if judged is None:
+            raise LookupError(f"no account {account_id}")
+        return _outcome(covered=bool(judged[0]), under_limit=bool(judged[1]), placed=False)
     if job_row is not None:
         session.execute(insert(JOBS).values(dict(job_row)))
     session.execute(
@@ -236,23 +273,17 @@ def hold(
             created_at=now,
         )
     )
-    return True
+    return HoldOutcome.PLACED
 
 
-@dataclass(frozen=True)
-class Standing:
-    available: int
-    active_holds: int
-
-
-def standing(session: Session, *, account_id: str) -> Standing | None:
-    """What a refused hold is measured against: the available balance and holds in flight."""
-    row = session.execute(
-        select(Account.balance_micro_usd - Account.held_micro_usd, Account.active_holds).where(
-            Account.id == account_id
-        )
-    ).first()
-    return None if row is None else Standing(available=row[0], active_holds=row[1])
+def _outcome(*, covered: bool, under_limit: bool, placed: bool) -> HoldOutcome:
+    if not covered:
+        return HoldOutcome.SHORT
+    if not under_limit:
+        return HoldOutcome.AT_LIMIT
+    if not placed:
+        raise RuntimeError("a covered hold under the limit was not placed")
+    return HoldOutcome.PLACED
 
 
 def capture(session: Session, *, hold_id: str) -> int | None:

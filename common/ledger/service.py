@@ -62,7 +62,7 @@ def place_hold(
         state="active",
         created_at=utcnow(),
     )
-    if repository.hold(
+    outcome = repository.hold(
         session,
         hold_id=hold.id,
         account_id=account_id,
@@ -71,14 +71,10 @@ def place_hold(
         max_active=repository.NO_LIMIT if max_active is None else max_active,
         now=hold.created_at,
         job_row=job_row,
-    ):
+    )
+    if outcome is repository.HoldOutcome.PLACED:
         return hold
-    standing = repository.standing(session, account_id=account_id)
-    if (
-        standing is not None
-        and max_active is not None
-        and (standing.available >= amount_micro_usd and standing.active_holds >= max_active)
-    ):
+    if outcome is repository.HoldOutcome.AT_LIMIT and max_active is not None:
         raise ActiveLimitReached(max_active)
     raise BillingError(
         f"Available balance is below this request's cost of "

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 import uuid
 from collections.abc import Iterator
 
@@ -258,4 +259,48 @@ def test_one_statement_completions_racing_the_reaper_settle_once(
         assert account is not None
         assert (account.held_micro_usd, account.active_holds) == (0, 0)
         assert account.balance_micro_usd == 10_000_000 - captured * 135_000
+        assert verify_ledger(s, account_id=account_id) == []
+
+
+def test_a_refused_hold_says_why_from_its_own_statement(committed: sessionmaker[Session]) -> None:
+    """A well-funded account at its in-flight limit is told 429, never 402, even while its other
+    jobs end between the refused hold and any later read of the account."""
+    with transaction(committed) as s:
+        account_id = create_account(s, balance_micro_usd=97_750_000).id
+    refusals: list[str] = []
+    stop = threading.Event()
+
+    def churn() -> None:
+        while not stop.is_set():
+            try:
+                with one_statement(committed) as s:
+                    hold = ledger.place_hold(
+                        s,
+                        account_id=account_id,
+                        job_id=f"job_{uuid.uuid4().hex}",
+                        amount_micro_usd=4_050_000,
+                        max_active=2,
+                    )
+            except ledger.ActiveLimitReached:
+                refusals.append("429")
+                continue
+            except BillingError:
+                refusals.append("402")
+                continue
+            with one_statement(committed) as s:
+                ledger.release_hold(s, hold_id=hold.id)
+
+    threads = [threading.Thread(target=churn) for _ in range(12)]
+    for t in threads:
+        t.start()
+    for _ in range(300):  # until 3,000 refusals, or 30 s
+        if len(refusals) >= 3000:
+            break
+        time.sleep(0.1)
+    stop.set()
+    for t in threads:
+        t.join()
+    assert refusals.count("429") > 100
+    assert refusals.count("402") == 0
+    with transaction(committed) as s:
         assert verify_ledger(s, account_id=account_id) == []
