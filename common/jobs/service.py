@@ -164,7 +164,9 @@ def complete_job(
     retain_until: datetime | None,
     public_url: str | None = None,
 ) -> Job:
-    """Mark a running job done and capture its hold, together; raise if either lost a race."""
+    """Mark a running job done and capture its hold, together; raise if either lost a race.
+    Idempotent: a job already succeeded with this very object (an earlier attempt committed,
+    and its reply was lost) is returned as it is."""
     job = repository.transition(
         session,
         job_id=job_id,
@@ -177,7 +179,12 @@ def complete_job(
         retain_until=retain_until,
         public_url=public_url,
     )
-    if job is None or job.hold_id is None:
+    if job is None:
+        ended = session.get(Job, job_id, populate_existing=True)
+        if ended is not None and ended.status == states.SUCCEEDED and ended.blob_key == blob_key:
+            return ended
+        raise HoldAlreadySettled(job_id)
+    if job.hold_id is None:
         raise HoldAlreadySettled(job_id)
     # Read before the capture locks the account row (the webhook step needs it), so the lock
     # is held for as few round trips as possible: every job of the account queues behind it.

@@ -7,6 +7,7 @@ from sqlalchemy.orm import Session
 
 from common.jobs import states
 from common.models import Account, Hold, Job, LedgerEntry
+from common.storage.base import BlobStore
 
 
 def verify_ledger(session: Session, *, account_id: str | None = None) -> list[str]:
@@ -134,4 +135,20 @@ def _no_active_hold_on_ended_job(session: Session, account_id: str | None) -> li
     return [
         f"hold {hold} still active for {status} job {job}"
         for hold, job, status in session.execute(_scoped(stmt, Hold.account_id, account_id))
+    ]
+
+
+def verify_stored_objects(
+    session: Session, store: BlobStore, *, account_id: str | None = None
+) -> list[str]:
+    """Every succeeded job whose stored object is missing from `store`, as a sentence: a
+    charged track must stay deliverable. Jobs whose audio was let go on purpose (unsaved audio
+    past its retention, a track its owner deleted) have no object key and are not asked."""
+    stmt = select(Job.id, Job.blob_key).where(
+        Job.status == states.SUCCEEDED, Job.blob_key.is_not(None)
+    )
+    return [
+        f"job {job_id} succeeded and was charged, but its object {key} is missing"
+        for job_id, key in session.execute(_scoped(stmt, Job.account_id, account_id))
+        if store.size(key) is None
     ]
