@@ -15,6 +15,7 @@ from common.db import utcnow
 from common.errors import AuthError, InvalidRequestError, NotFoundError
 from common.ledger import service as ledger
 from common.models import Account, ApiKey, LedgerEntry
+from common.webhooks.signing import new_secret as new_webhook_secret
 
 
 @dataclass(frozen=True)
@@ -28,8 +29,14 @@ class Principal:
 
 
 def create_account(session: Session, *, name: str, balance_micro_usd: int = 0) -> Account:
-    """A new account, with an opening deposit when a balance is given."""
-    account = Account(id=f"acct_{uuid.uuid4().hex}", name=name, created_at=utcnow())
+    """A new account, with an opening deposit when a balance is given, and its webhook signing
+    secret: every delivery is signed, whoever named the URL."""
+    account = Account(
+        id=f"acct_{uuid.uuid4().hex}",
+        name=name,
+        created_at=utcnow(),
+        webhook_secret=new_webhook_secret(),
+    )
     session.add(account)
     session.flush()
     if balance_micro_usd:

@@ -3,7 +3,9 @@
 Delivery: POST the signed JSON with a 10 s timeout to the public address the host resolves to
 (the same rules as provider URLs). Any 2xx is delivered; anything else is retried on a schedule
 that spans about a day (`WEBHOOK_RETRY_BASE_S` × 1, 6, 30, 180, 360, 1080, 2160, 4320), then the
-delivery is marked failed. `musicgw webhooks redeliver` puts a delivery back in line.
+delivery is marked failed. A target that can never be called (not a URL, a refused scheme, an
+address the policy refuses) fails at once: retrying cannot change it. `musicgw webhooks
+redeliver` puts a delivery back in line.
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ from common.jobs import states
 from common.jobs.present import ended_body
 from common.models import Account, Job, WebhookDelivery
 from common.net import AddressRefused, PublicAddressPolicy, pinned
-from common.webhooks.signing import sign
+from common.webhooks.signing import new_secret, sign
 
 RETRY_STEPS = (1, 6, 30, 180, 360, 1080, 2160, 4320)
 CLAIM_LEASE = timedelta(seconds=60)
@@ -111,10 +113,12 @@ def deliver(
         if delivery is None or delivery.state != "pending":
             return delivery.state if delivery else "missing"
         job = session.get(Job, delivery.job_id)
-        account = session.get(Account, job.account_id) if job else None
-        secret = account.webhook_secret if account else None
+        assert job is not None, "a delivery belongs to a job"
+        secret = _signing_secret(session, account_id=job.account_id)
         url, payload = delivery.url, delivery.payload
-    status, error = _post(url, payload, delivery_id, secret, policy=policy, allow_http=allow_http)
+    status, error, final = _post(
+        url, payload, delivery_id, secret, policy=policy, allow_http=allow_http
+    )
     with sessions() as session, session.begin():
         delivery = session.get(WebhookDelivery, delivery_id)
         assert delivery is not None
@@ -126,7 +130,7 @@ def deliver(
                 utcnow(),
                 None,
             )
-        elif delivery.attempts > len(RETRY_STEPS):
+        elif final or delivery.attempts > len(RETRY_STEPS):
             delivery.state, delivery.next_attempt_at = "failed", None
         else:
             wait = retry_base_s * RETRY_STEPS[delivery.attempts - 1]
@@ -134,25 +138,43 @@ def deliver(
         return delivery.state
 
 
+def _signing_secret(session: Session, *, account_id: str) -> str:
+    """The account's secret, made on first use for an account from before every account had
+    one (the operator reads it with `musicgw accounts webhook`). Only that first use writes the
+    account row, conditionally, so two racing first deliveries agree on one secret."""
+    read = select(Account.webhook_secret).where(Account.id == account_id)
+    secret = session.scalar(read)
+    if not secret:
+        session.execute(
+            update(Account)
+            .where(Account.id == account_id, Account.webhook_secret.is_(None))
+            .values(webhook_secret=new_secret())
+        )
+        secret = session.scalar(read)
+    assert secret, "a job belongs to an account"
+    return secret
+
+
 def _post(
     url: str,
     payload: str,
     msg_id: str,
-    secret: str | None,
+    secret: str,
     *,
     policy: PublicAddressPolicy,
     allow_http: bool,
-) -> tuple[int | None, str | None]:
+) -> tuple[int | None, str | None, bool]:
+    """(HTTP status, error, whether the failure is final) of one attempt."""
     try:
         target = httpx.URL(url)
     except httpx.InvalidURL:
-        return None, "not a valid URL"
+        return None, "not a valid URL", True
     if target.scheme != "https" and not (allow_http and target.scheme == "http"):
-        return None, "only https webhook URLs are called"
+        return None, "only https webhook URLs are called", True
     try:
         address = policy.checked_address(target.host)
     except AddressRefused as exc:
-        return None, str(exc)
+        return None, str(exc), True
     timestamp = int(time.time())
     pinned_url, headers, extensions = pinned(target, address)
     headers |= {
@@ -161,18 +183,16 @@ def _post(
         "webhook-timestamp": str(timestamp),
         "user-agent": "musicgw-webhooks",
     }
-    if secret:
-        headers["webhook-signature"] = sign(
-            secret, msg_id=msg_id, timestamp=timestamp, body=payload
-        )
+    headers["webhook-signature"] = sign(secret, msg_id=msg_id, timestamp=timestamp, body=payload)
     try:
         with httpx.Client(timeout=10.0, follow_redirects=False) as client:
             response = client.post(
                 pinned_url, content=payload.encode(), headers=headers, extensions=extensions
             )
     except httpx.HTTPError as exc:
-        return None, type(exc).__name__
-    return response.status_code, None if response.is_success else f"HTTP {response.status_code}"
+        return None, type(exc).__name__, False
+    error = None if response.is_success else f"HTTP {response.status_code}"
+    return response.status_code, error, False
 
 
 def redeliver(session: Session, *, delivery_id: str) -> None:
