@@ -23,6 +23,7 @@ from common.audio import codec
 from common.audio.formats import DEFAULT_FORMAT, get_format
 from common.config import Settings
 from common.db import one_statement, transaction, utcnow
+from common.gallery.service import store_waveform
 from common.jobs import repository, service
 from common.models import Job
 from common.notify import Notifier
@@ -237,7 +238,18 @@ def _complete(
         ctx.store.delete(stored.key)
         return "late", False
     ctx.notifier.publish(job.id)
+    if job.save_to_blob:
+        _store_waveform(ctx, stored, audio)
     return "succeeded", webhook
+
+
+def _store_waveform(ctx: JobContext, stored: StoredObject, audio: GeneratedAudio) -> None:
+    """The saved track's picture, drawn once the caller has its answer and the hold is
+    captured: a picture that fails is drawn again when a page first shows the track."""
+    try:
+        store_waveform(ctx.store, audio_key=stored.key, data=audio.data, audio_format=audio.format)
+    except Exception:
+        log.warning("the waveform of %s was not stored", stored.key, exc_info=True)
 
 
 def _record_completion(

@@ -57,3 +57,5 @@ class Job(Base):
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     deadline_at: Mapped[datetime] = mapped_column(UTCDateTime)
     retain_until: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    # When the owner deleted the saved track: its objects are gone, its ledger entries stay.
+    deleted_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)

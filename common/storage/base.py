@@ -1,8 +1,9 @@
 """The blob-store interface.
 
 Keys are paths like `audio/<account>/<job>.mp3` (retained for a while, private) and
-`saved/<account>/<job>.mp3` (permanent, public). Every backend stores both; only saved objects
-are given a public URL.
+`saved/<account>/<job>.mp3` (permanent, public), with the saved track's waveform picture beside
+it at `saved/<account>/<job>.png`. Every backend stores them all; only saved objects are given a
+public URL.
 """
 
 from __future__ import annotations
@@ -22,6 +23,12 @@ class StoredObject:
     content_type: str
     # The object's permanent public URL, for saved objects on backends that have one.
     url: str | None = None
+
+
+def waveform_key(audio_key: str) -> str:
+    """Where a saved track's waveform picture is kept: beside the audio, as `.png`."""
+    stem, dot, _ = audio_key.rpartition(".")
+    return f"{stem if dot else audio_key}.png"
 
 
 class BlobNotFound(Exception):
