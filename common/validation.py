@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import json
+import sys
 import unicodedata
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
@@ -31,6 +34,78 @@ class MusicRequest:
     music_length_ms: int
     response_format: str
     webhook_url: str | None = None  # where to POST the job when it ends (an extension)
+
+
+# No request needs more; deeper bodies would only reach recursion limits further on.
+MAX_BODY_DEPTH = 32
+
+
+class _HugeInteger:
+    """A JSON integer longer than Python converts to int (sys.get_int_max_str_digits)."""
+
+
+def decode_json_body(raw: bytes) -> Any:
+    """Decode a request body as strict JSON, or raise InvalidRequestError naming what is wrong
+    (and where: `param` is the path of the field). Refused: text that is not JSON, NaN and
+    Infinity, nesting deeper than Python's recursion allows, integers too long to convert, and
+    strings holding a lone UTF-16 surrogate (valid JSON escapes, but not text)."""
+    try:
+        body = json.loads(raw, parse_int=_parse_int, parse_constant=_refuse_constant)
+        refused = next(
+            ((path, value) for path, value in _leaves(body, "") if not _acceptable(value)), None
+        )
+    except RecursionError as exc:
+        raise InvalidRequestError(
+            f"The body is nested more than {MAX_BODY_DEPTH} levels deep."
+        ) from exc
+    except ValueError as exc:  # JSONDecodeError, UnicodeDecodeError, and NaN/Infinity
+        raise InvalidRequestError(f"The body is not valid JSON: {exc}.") from exc
+    if refused is None:
+        return body
+    path, value = refused
+    what = (
+        f"a number with more than {sys.get_int_max_str_digits()} digits"
+        if isinstance(value, _HugeInteger)
+        else "a lone UTF-16 surrogate (an escape such as \\ud800 that is not a character)"
+    )
+    raise InvalidRequestError(f"{path or 'The body'} holds {what}.", param=path or None)
+
+
+def _acceptable(value: Any) -> bool:
+    if isinstance(value, _HugeInteger):
+        return False
+    if isinstance(value, str):
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            return False
+    return True
+
+
+def _parse_int(digits: str) -> int | _HugeInteger:
+    try:
+        return int(digits)
+    except ValueError:
+        return _HugeInteger()
+
+
+def _refuse_constant(name: str) -> None:
+    raise ValueError(f"{name} is not a JSON number")
+
+
+def _leaves(value: Any, path: str, depth: int = 0) -> Iterator[tuple[str, Any]]:
+    """(path, value) of every key and scalar, the path spelled `a.b[2]` as `param` names it."""
+    if depth > MAX_BODY_DEPTH:
+        raise RecursionError(f"deeper than {MAX_BODY_DEPTH}")
+    if isinstance(value, dict):
+        for key, item in value.items():
+            yield path, key
+            yield from _leaves(item, f"{path}.{key}" if path else key, depth + 1)
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            yield from _leaves(item, f"{path}[{index}]", depth + 1)
+    else:
+        yield path, value
 
 
 def nfc_length(text: str) -> int:
@@ -100,13 +175,26 @@ def _parse_format(body: dict[str, Any]) -> str:
 
 
 def _parse_webhook(body: dict[str, Any]) -> str | None:
+    """The URL's form only; whether it can be delivered to (scheme allowed, host public) is
+    decided with the settings and the resolver, before the hold (common.webhooks.service)."""
     url = _optional_str(body, "webhook_url")
     if url is None:
         return None
-    parts = urlsplit(url)
-    if parts.scheme not in ("https", "http") or not parts.hostname or len(url) > 2000:
+    try:
+        parts = urlsplit(url)
+        port_ok = parts.port is None or parts.port > 0
+    except ValueError:  # "Invalid IPv6 URL", a port out of range or not a number
+        parts, port_ok = None, False
+    if (
+        parts is None
+        or not port_ok
+        or parts.scheme not in ("https", "http")
+        or not parts.hostname
+        or len(url) > 2000
+    ):
         raise InvalidRequestError(
-            "webhook_url must be an absolute https URL of at most 2000 characters.",
+            "webhook_url must be an absolute https URL with a valid host and port, of at most "
+            "2000 characters.",
             param="webhook_url",
         )
     return url

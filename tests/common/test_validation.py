@@ -1,3 +1,5 @@
+import json
+import sys
 import unicodedata
 from typing import Any
 
@@ -6,7 +8,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from common.errors import AppError
-from common.validation import nfc_length, parse_music_request
+from common.validation import decode_json_body, nfc_length, parse_music_request
 
 DECOMPOSED_E = "e\u0301"  # e + combining acute: one character after NFC
 
@@ -138,3 +140,78 @@ def test_nul_characters_are_refused(field: str) -> None:
     with pytest.raises(AppError) as info:
         parse_music_request(body)
     assert (info.value.code, info.value.param) == ("invalid_request", field)
+
+
+# What a careless or hostile client sends: any text (lone surrogates included, as JSON escapes),
+# integers of any length, floats with exponents, and containers nested to any depth.
+_scalars = (
+    st.none()
+    | st.booleans()
+    | st.integers(min_value=-(10**5000), max_value=10**5000)
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text(alphabet=st.characters(min_codepoint=0, max_codepoint=0x10FFFF))
+)
+_values = st.recursive(
+    _scalars,
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=5), inner),
+    max_leaves=8,
+)
+
+
+@given(st.binary(max_size=200))
+def test_the_body_parser_answers_any_bytes_with_a_value_or_a_400(raw: bytes) -> None:
+    _decode_or_400(raw)
+
+
+@given(_values, st.integers(min_value=0, max_value=1100))
+def test_the_body_parser_answers_any_json_with_a_value_or_a_400(value: Any, depth: int) -> None:
+    sys.set_int_max_str_digits(0)  # so that json.dumps can write the long integers
+    try:
+        text = json.dumps(value, ensure_ascii=True)
+    finally:
+        sys.set_int_max_str_digits(4300)
+    for raw in (text, "[" * depth + text + "]" * depth, '{"prompt": ' + text + "}"):
+        body = _decode_or_400(raw.encode())
+        if body is not None:
+            # Whatever is accepted is text the database and the providers can take.
+            json.dumps(body, ensure_ascii=False).encode("utf-8")
+
+
+def _decode_or_400(raw: bytes) -> Any:
+    try:
+        return decode_json_body(raw)
+    except AppError as exc:
+        assert exc.status == 400 and exc.code == "invalid_request"
+        return None
+
+
+@pytest.mark.parametrize(
+    ("raw", "param"),
+    [
+        (b'{"prompt": "\\ud800"}', "prompt"),
+        (b'{"model": "minimax-music", "lyrics": "la \\udfff"}', "lyrics"),
+        (b'{"prompt": "x", "webhook_url": "https://a\\ud800.example/"}', "webhook_url"),
+        (b'{"prompt": "x", "extra": {"deep": ["\\ud800"]}}', "extra.deep[0]"),
+        (b'{"prompt": "x", "music_length_ms": 1' + b"0" * 4400 + b"}", "music_length_ms"),
+        (b"[" * 2000 + b"]" * 2000, None),
+        (b'{"prompt": "x", "n": NaN}', None),
+        (b'{"prompt": "x", "n": -Infinity}', None),
+    ],
+)
+def test_bodies_that_used_to_be_a_500_are_a_400_naming_the_field(
+    raw: bytes, param: str | None
+) -> None:
+    with pytest.raises(AppError) as caught:
+        decode_json_body(raw)
+    assert (caught.value.status, caught.value.code) == (400, "invalid_request")
+    assert caught.value.to_body()["error"].get("param") == param
+
+
+@pytest.mark.parametrize(
+    "url",
+    ["https://[::1/", "https://[zz]/", "https://example.com:99999/", "https://example.com:x/"],
+)
+def test_a_malformed_webhook_url_is_a_400_naming_it(url: str) -> None:
+    with pytest.raises(AppError) as caught:
+        parse_music_request({"prompt": "x", "webhook_url": url})
+    assert caught.value.to_body()["error"]["param"] == "webhook_url"
