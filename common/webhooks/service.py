@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from common.config import Settings
 from common.db import utcnow
+from common.errors import InvalidRequestError
 from common.jobs import states
 from common.jobs.present import ended_body
 from common.models import Account, Job, WebhookDelivery
@@ -31,6 +32,23 @@ from common.webhooks.signing import new_secret, sign
 RETRY_STEPS = (1, 6, 30, 180, 360, 1080, 2160, 4320)
 CLAIM_LEASE = timedelta(seconds=60)
 log = logging.getLogger(__name__)
+
+
+def check_deliverable(url: str, *, settings: Settings) -> None:
+    """Refuse, before any hold, a webhook_url that no delivery could ever reach: a scheme the
+    settings do not allow, or a host that is (or resolves only to) a loopback, private,
+    link-local or otherwise non-public address. Resolves the host: call it off the event loop."""
+    target = httpx.URL(url)  # parse_music_request has checked its form
+    if target.scheme != "https" and not (settings.webhook_allow_http and target.scheme == "http"):
+        raise InvalidRequestError("webhook_url must be an https URL.", param="webhook_url")
+    policy = PublicAddressPolicy(allow_networks=settings.webhook_allow_networks)
+    try:
+        policy.checked_address(target.host)
+    except AddressRefused as exc:
+        raise InvalidRequestError(
+            f"webhook_url cannot be delivered to: {exc}; it must reach a public address.",
+            param="webhook_url",
+        ) from exc
 
 
 def target_url(session: Session, *, job: Job) -> str | None:

@@ -11,7 +11,9 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from common.account import service as accounts
+from common.config import Settings
 from common.db import transaction
+from common.errors import AppError
 from common.jobs import service as jobs
 from common.models import Account, Job, WebhookDelivery
 from common.net import PublicAddressPolicy
@@ -113,3 +115,36 @@ def test_a_target_the_address_policy_refuses_fails_at_once(
         assert delivery is not None
         assert (delivery.attempts, delivery.next_attempt_at) == (1, None)
         assert delivery.last_error and "non-public" in delivery.last_error
+
+
+@pytest.mark.parametrize(
+    ("url", "why"),
+    [
+        ("http://hooks.example.com/x", "https"),
+        ("https://127.0.0.1/x", "non-public"),
+        ("https://[::1]/x", "non-public"),
+        ("https://10.0.0.7/x", "non-public"),
+        ("https://169.254.169.254/latest", "non-public"),
+        ("https://[64:ff9b::a9fe:a9fe]/x", "non-public"),
+        ("https://localhost/x", "non-public"),
+        ("https://no-such-host.invalid/x", "does not resolve"),
+    ],
+)
+def test_a_webhook_url_that_can_never_be_delivered_is_refused_at_the_door(
+    url: str, why: str
+) -> None:
+    with pytest.raises(AppError) as caught:
+        webhooks.check_deliverable(url, settings=Settings())
+    body = caught.value.to_body()["error"]
+    assert (caught.value.status, body["code"], body["param"]) == (
+        400,
+        "invalid_request",
+        "webhook_url",
+    )
+    assert why in body["message"]
+
+
+def test_plain_http_and_exempt_networks_are_allowed_when_the_settings_say_so() -> None:
+    settings = Settings(webhook_allow_http=True, webhook_allow_networks=["127.0.0.0/8"])
+    webhooks.check_deliverable("http://127.0.0.1:9/x", settings=settings)
+    webhooks.check_deliverable("https://8.8.8.8/x", settings=Settings())
