@@ -54,10 +54,21 @@ def saved_body(job: Job) -> dict[str, object]:
 
 
 def ended_body(job: Job, status: str) -> dict[str, object]:
-    """The job as an SSE event or a webhook shows it at `status`: once succeeded, with the
-    save_to_blob answer's fields too (kind, balance_usd), in what is still a job object."""
+    """The job as an SSE event or a webhook shows it at `status`, which it has passed: once
+    succeeded, with the save_to_blob answer's fields too (kind, balance_usd), in what is still a
+    job object; at `queued` or `running`, as it stood then, so a stream opened after the job
+    ended replays those events without what only came later (charge, audio, error, end)."""
     data = job_body(job)
     if status == states.SUCCEEDED:
         data = saved_body(job) | data
+    elif status not in states.TERMINAL:
+        data |= {
+            "duration_sec": None,
+            "charged_usd": 0,
+            "error": None,
+            "url": None,
+            "audio_url": None,
+            "finished_at": None,
+        }
     data["status"] = status
     return data

@@ -4,8 +4,9 @@ from sqlalchemy.orm import Session
 
 from common.db import utcnow
 from common.jobs import service as jobs
+from common.jobs.present import ended_body
 from common.models import Account, Hold
-from tests.fixtures.factories import create_account, music_request
+from tests.fixtures.factories import COMPLETION, create_account, music_request
 
 
 def _submit(session: Session, account: Account, **overrides: object):  # type: ignore[no-untyped-def]
@@ -99,3 +100,25 @@ def test_reaper_expires_stuck_jobs_and_releases(session: Session) -> None:
 def test_reaper_leaves_jobs_within_deadline(session: Session) -> None:
     job = _submit(session, create_account(session))
     assert job.id not in jobs.expire_stuck_jobs(session, now=utcnow())
+
+
+def test_events_replayed_after_the_end_describe_the_job_as_it_was(session: Session) -> None:
+    """A stream opened after the job ended replays queued and running without its charge,
+    audio or end; only the terminal event carries them."""
+    account = create_account(session, balance_micro_usd=1_000_000)
+    job = _submit(session, account)
+    jobs.claim_job(session, job_id=job.id)
+    done = jobs.complete_job(session, job_id=job.id, **COMPLETION)
+    for status in ("queued", "running"):
+        event = ended_body(done, status)
+        assert event["status"] == status
+        assert (event["charged_usd"], event["duration_sec"], event["finished_at"]) == (
+            0,
+            None,
+            None,
+        )
+        assert (event["audio_url"], event["url"], event["error"]) == (None, None, None)
+        assert "balance_usd" not in event
+    final = ended_body(done, "succeeded")
+    assert final["charged_usd"] == 0.135 and final["duration_sec"] == 1.0
+    assert final["finished_at"] and final["audio_url"] and "balance_usd" in final
