@@ -67,9 +67,18 @@ _SAFE_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 access_log = logging.getLogger("musicgw.access")
 
 
+# Path parameters that are secrets (share and sign-in tokens): their requests log the route.
+_SECRET_PARAMS = frozenset({"token"})
+
+
 class RequestIdMiddleware:
     """Give every request an id (the caller's X-Request-Id if sane, else a new one), put it in
-    the log context, return it as X-Request-Id, and log one line when the answer starts."""
+    the log context, return it as X-Request-Id, and log one line when the answer starts.
+
+    Every request is logged, /healthz and /metrics too: a probe that stops, or a scraper that
+    hammers, shows in the log, and the line costs one record (less than the request itself).
+    Uvicorn's own access log is off (see `musicgw serve`), so there is one line per request.
+    """
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -81,20 +90,39 @@ class RequestIdMiddleware:
         given = dict(scope["headers"]).get(b"x-request-id", b"").decode("latin-1")
         request_id = given if _SAFE_ID.match(given) else uuid.uuid4().hex
         start = time.perf_counter()
+        answered = False
 
         async def send_with_id(message: Message) -> None:
+            nonlocal answered
             if message["type"] == "http.response.start":
+                answered = True
                 MutableHeaders(scope=message)[REQUEST_ID_HEADER] = request_id
-                access_log.info(
-                    "http.request",
-                    extra={
-                        "method": scope["method"],
-                        "route": getattr(scope.get("route"), "path", scope["path"]),
-                        "status": message["status"],
-                        "duration_ms": round((time.perf_counter() - start) * 1000, 1),
-                    },
-                )
+                if access_log.isEnabledFor(logging.INFO):
+                    _log_request(scope, message["status"], time.perf_counter() - start)
             await send(message)
 
         with log_context(request_id=request_id):
-            await self.app(scope, receive, send_with_id)
+            status = 499  # no answer started: the caller left first (nginx's code for it)
+            try:
+                await self.app(scope, receive, send_with_id)
+            except Exception:
+                status = 500  # Starlette's outermost middleware answers it, outside this one
+                raise
+            finally:
+                if not answered and access_log.isEnabledFor(logging.INFO):
+                    _log_request(scope, status, time.perf_counter() - start)
+
+
+def _log_request(scope: Scope, status: int, seconds: float) -> None:
+    route = getattr(scope.get("route"), "path", scope["path"])
+    secret = _SECRET_PARAMS.intersection(scope.get("path_params") or ())
+    access_log.info(
+        "http.request",
+        extra={
+            "method": scope["method"],
+            "path": route if secret else scope["path"],
+            "route": route,
+            "status": status,
+            "duration_ms": round(seconds * 1000, 1),
+        },
+    )

@@ -2,18 +2,21 @@
 
 The context (request_id, job_id, account_id, sku, provider) lives in context variables, so
 every log line written while handling a request or running a job carries it, whichever library
-wrote the line. API keys never enter the context.
+wrote the line. API keys never enter the context. LOG_FORMAT=text writes the same fields as
+`key=value` pairs after the message, for a person at a terminal.
 """
 
 from __future__ import annotations
 
 import contextlib
+import json
 import logging
 import sys
 from collections.abc import Iterator
 from contextvars import ContextVar
 from typing import Any
 
+from pythonjsonlogger.core import RESERVED_ATTRS
 from pythonjsonlogger.json import JsonFormatter
 
 FIELDS = ("request_id", "job_id", "account_id", "sku", "provider")
@@ -42,7 +45,7 @@ class _ContextFilter(logging.Filter):
 
 
 def configure_logging(*, level: str = "INFO", fmt: str = "json") -> None:
-    """Route every logger (ours, uvicorn's, celery's) to stderr as JSON lines (or plain text)."""
+    """Route every logger (ours, uvicorn's, celery's) to stderr as JSON lines (or `text`)."""
     handler = logging.StreamHandler(sys.stderr)
     handler.addFilter(_ContextFilter())
     if fmt == "json":
@@ -54,7 +57,7 @@ def configure_logging(*, level: str = "INFO", fmt: str = "json") -> None:
             )
         )
     else:
-        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s %(message)s"))
+        handler.setFormatter(TextFormatter())
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
@@ -78,6 +81,43 @@ def configure_logging(*, level: str = "INFO", fmt: str = "json") -> None:
     trace_log.filters[:] = [f for f in trace_log.filters if not isinstance(f, _DropMessages)]
     if quiet:
         trace_log.addFilter(_DropMessages({trace.LOG_SUCCESS}))
+    # Alembic announces each of its plugins at INFO whenever a migration context is built (at
+    # every API start-up): seven lines that say nothing. Its migration lines use another logger.
+    logging.getLogger("alembic.runtime.plugins").setLevel(
+        logging.WARNING if quiet else logging.NOTSET
+    )
+
+
+# Attributes every record has, and uvicorn's copy of its message with terminal colours.
+_NOT_FIELDS = frozenset(RESERVED_ATTRS) | {"taskName", "color_message"}
+
+
+class TextFormatter(logging.Formatter):
+    """`time level logger message key=value…`: the event's own fields, then the context's.
+
+    The same fields as the JSON lines, so an operator reading a terminal sees what a log
+    shipper sees (an http.request's method, path, status and duration; a job.ended's outcome,
+    duration and cost; the ids).
+    """
+
+    def __init__(self) -> None:
+        super().__init__("%(asctime)s %(levelname)s %(name)s %(message)s")
+
+    def formatMessage(self, record: logging.LogRecord) -> str:  # noqa: N802 (logging's name)
+        fields = {k: v for k, v in vars(record).items() if k not in _NOT_FIELDS and v is not None}
+        ordered = [k for k in fields if k not in FIELDS] + [k for k in FIELDS if k in fields]
+        if fields.get("route") == fields.get("path"):
+            ordered = [k for k in ordered if k != "route"]  # the same words twice
+        pairs = " ".join(f"{k}={_text_value(fields[k])}" for k in ordered)
+        line = super().formatMessage(record)
+        return f"{line} {pairs}" if pairs else line
+
+
+def _text_value(value: Any) -> str:
+    text = str(value)
+    if not text or any(c.isspace() or c in '"=' for c in text):
+        return json.dumps(text, ensure_ascii=False)
+    return text
 
 
 class _DropMessages(logging.Filter):
