@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 import redis
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import func, select, text
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from common.config import Settings
@@ -21,21 +22,30 @@ PROBE_KEY = "readyz/probe"
 
 def check_database(session: Session, settings: Settings) -> str:
     """ "ok" when the database answers and its schema is at the migrations' head."""
-    session.execute(text("SELECT 1"))
     current = MigrationContext.configure(session.connection()).get_current_revision()
-    head = ScriptDirectory.from_config(alembic_config(settings)).get_current_head()
+    head = migrations_head(settings.effective_database_url)
     return "ok" if current == head else f"schema at {current}, migrations at {head}"
+
+
+@functools.cache
+def migrations_head(database_url: str) -> str | None:
+    """The head of the migration scripts this process was shipped with: read from disk once,
+    not on every readiness probe."""
+    settings = Settings(database_url=database_url)
+    return ScriptDirectory.from_config(alembic_config(settings)).get_current_head()
 
 
 def check_redis(settings: Settings) -> str:
     if settings.embedded:
         return "not used (embedded)"
-    client = redis.Redis.from_url(settings.redis_url, socket_timeout=2, socket_connect_timeout=2)
-    try:
-        client.ping()
-    finally:
-        client.close()
+    _redis_client(settings.redis_url).ping()
     return "ok"
+
+
+@functools.cache
+def _redis_client(url: str) -> redis.Redis:
+    """One client (and its small pool) per process for the probes, not a new connection each."""
+    return redis.Redis.from_url(url, socket_timeout=2, socket_connect_timeout=2)
 
 
 def check_storage(store: BlobStore) -> str:
