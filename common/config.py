@@ -157,7 +157,7 @@ class Settings(BaseSettings):
 
     @property
     def effective_public_base_url(self) -> str:
-        """Where this gateway is reached from outside (for URLs it hands out)."""
+        """Where this gateway is reached from outside: every URL the API and the CLI hand out."""
         return (self.public_base_url or f"http://{self.host}:{self.port}").rstrip("/")
 
     @property
@@ -178,7 +178,9 @@ class Settings(BaseSettings):
 
     @property
     def broker_url(self) -> str:
-        return self.redis_url or "memory://"
+        # The in-memory transport ignores the host, but kombu warns at start-up when none is
+        # given ("No hostname was supplied"): name one.
+        return self.redis_url or "memory://localhost/"
 
     @property
     def visibility_timeout_s(self) -> int:
