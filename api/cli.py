@@ -1,4 +1,9 @@
-"""`musicgw`: the operator's command line (accounts, keys, migrations, and the processes)."""
+"""`musicgw`: the operator's command line (accounts, keys, migrations, and the processes).
+
+Commands print JSON, one object, for scripts; `accounts list`, `accounts show` and `status`
+print a table instead when stdout is a terminal (`--json` asks for JSON there too). Every URL
+printed starts with the base the server hands out (Settings.effective_public_base_url).
+"""
 
 from __future__ import annotations
 
@@ -6,18 +11,20 @@ import contextlib
 import json
 import os
 import sys
-from datetime import timedelta
+from collections.abc import Callable, Iterable, Sequence
+from datetime import datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
 import click
-from sqlalchemy import select
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
 
 from common.account import service as accounts
-from common.config import get_settings
+from common.config import Settings, get_settings
 from common.db import create_db_engine, create_session_factory, transaction, utcnow
 from common.errors import AppError
-from common.models import Account
+from common.models import Account, ApiKey
 from common.observability.logs import configure_logging
 from common.pricing import format_usd, usd_to_micro
 
@@ -26,8 +33,50 @@ def _sessions():  # type: ignore[no-untyped-def]
     return create_session_factory(create_db_engine(get_settings()))
 
 
-def _emit(payload: dict[str, Any]) -> None:
+# Printed under --help of every command that prints a URL of the gateway.
+URL_BASE_HELP = (
+    "URLs start with PUBLIC_BASE_URL if set, else http://HOST:PORT (from the environment or "
+    ".env), the same base the server uses in the links it hands out."
+)
+json_option = click.option(
+    "--json", "as_json", is_flag=True, help="JSON even on a terminal (piped, it always is)."
+)
+
+
+def _emit(
+    payload: dict[str, Any],
+    *,
+    as_json: bool = True,
+    human: Callable[[dict[str, Any]], str] | None = None,
+) -> None:
+    """JSON for scripts; on a terminal, the `human` rendering when there is one."""
+    if human is not None and not as_json and sys.stdout.isatty():
+        click.echo(human(payload))
+        return
     click.echo(json.dumps(payload, indent=None if not sys.stdout.isatty() else 2))
+
+
+def _table(rows: Iterable[Sequence[object]], *, header: Sequence[str] = (), right: int = 0) -> str:
+    """Columns padded to their widest cell; the last `right` columns aligned right (amounts)."""
+    cells = ([list(header)] if header else []) + [[str(c) for c in row] for row in rows]
+    columns = len(cells[0])
+    widths = [max(len(row[i]) for row in cells) for i in range(columns)]
+    first_right = columns - right
+    return "\n".join(
+        "  ".join(
+            cell.rjust(width) if i >= first_right else cell.ljust(width)
+            for i, (cell, width) in enumerate(zip(row, widths, strict=True))
+        ).rstrip()
+        for row in cells
+    )
+
+
+def _usd(amount: str) -> str:
+    return f"-${amount[1:]}" if amount.startswith("-") else f"${amount}"
+
+
+def _when(iso: str) -> str:
+    return datetime.fromisoformat(iso).strftime("%Y-%m-%d %H:%M UTC")
 
 
 def _micro(amount: str, *, allow_zero: bool) -> int:
@@ -69,6 +118,65 @@ def accounts_create(name: str, balance_usd: str) -> None:
     )
 
 
+@accounts_group.command("list")
+@json_option
+def accounts_list(as_json: bool) -> None:
+    """Every account: id, name, balance, active API keys, created (oldest first)."""
+    with transaction(_sessions()) as session:
+        rows = _account_rows(session)
+    _emit(
+        {
+            "accounts": [
+                {
+                    "account_id": account.id,
+                    "name": account.name,
+                    "balance_usd": format_usd(account.balance_micro_usd),
+                    "active_keys": active_keys,
+                    "created_at": account.created_at.isoformat(),
+                }
+                for account, active_keys in rows
+            ]
+        },
+        as_json=as_json,
+        human=_accounts_text,
+    )
+
+
+def _account_rows(session: Session) -> list[tuple[Account, int]]:
+    """Accounts with their number of keys neither revoked nor expired."""
+    active = (
+        select(ApiKey.account_id, func.count().label("active_keys"))
+        .where(
+            ApiKey.revoked_at.is_(None),
+            ApiKey.expires_at.is_(None) | (ApiKey.expires_at > utcnow()),
+        )
+        .group_by(ApiKey.account_id)
+        .subquery()
+    )
+    rows = session.execute(
+        select(Account, func.coalesce(active.c.active_keys, 0))
+        .outerjoin(active, active.c.account_id == Account.id)
+        .order_by(Account.created_at, Account.id)
+    ).all()
+    return [(account, int(keys)) for account, keys in rows]
+
+
+def _accounts_text(payload: dict[str, Any]) -> str:
+    if not payload["accounts"]:
+        return "No accounts yet: `musicgw accounts create --name NAME` makes one."
+    rows = [
+        (
+            a["account_id"],
+            a["name"],
+            _when(a["created_at"]),
+            a["active_keys"],
+            _usd(a["balance_usd"]),
+        )
+        for a in payload["accounts"]
+    ]
+    return _table(rows, header=("ID", "NAME", "CREATED", "ACTIVE KEYS", "BALANCE"), right=2)
+
+
 @accounts_group.command("topup")
 @click.argument("account_id")
 @click.option("--usd", required=True)
@@ -83,7 +191,8 @@ def accounts_topup(account_id: str, usd: str) -> None:
 @accounts_group.command("show")
 @click.argument("account_id")
 @click.option("--entries", default=20, show_default=True, help="Recent ledger entries.")
-def accounts_show(account_id: str, entries: int) -> None:
+@json_option
+def accounts_show(account_id: str, entries: int, as_json: bool) -> None:
     """Balance, held amount and recent ledger entries."""
     with transaction(_sessions()) as session:
         account = accounts.get_account(session, account_id)
@@ -92,6 +201,7 @@ def accounts_show(account_id: str, entries: int) -> None:
         {
             "account_id": account.id,
             "name": account.name,
+            "created_at": account.created_at.isoformat(),
             "balance_usd": format_usd(account.balance_micro_usd),
             "held_usd": format_usd(account.held_micro_usd),
             "available_usd": format_usd(account.balance_micro_usd - account.held_micro_usd),
@@ -106,8 +216,38 @@ def accounts_show(account_id: str, entries: int) -> None:
                 }
                 for e in recent
             ],
-        }
+        },
+        as_json=as_json,
+        human=_account_text,
     )
+
+
+def _account_text(payload: dict[str, Any]) -> str:
+    summary = _table(
+        [
+            ("Account", f"{payload['account_id']} ({payload['name']})"),
+            ("Created", _when(payload["created_at"])),
+            ("Balance", _usd(payload["balance_usd"])),
+            ("Held", _usd(payload["held_usd"])),
+            ("Available", _usd(payload["available_usd"])),
+        ]
+    )
+    if not payload["entries"]:
+        return f"{summary}\n\nNo ledger entries."
+    rows = [
+        (
+            _when(e["at"]),
+            e["kind"],
+            e["job_id"] or "",
+            e["memo"] or "",
+            _usd(e["amount_usd"]),
+            _usd(e["balance_after_usd"]),
+        )
+        for e in payload["entries"]
+    ]
+    header = ("AT", "KIND", "JOB", "MEMO", "AMOUNT", "BALANCE AFTER")
+    entries = _table(rows, header=header, right=2)
+    return f"{summary}\n\nRecent ledger entries (newest first):\n{entries}"
 
 
 @accounts_group.command("limits")
@@ -204,27 +344,85 @@ def ledger_verify(account_id: str | None) -> None:
 
 
 @main.command("status")
-def status_command() -> None:
-    """Queue depth, active holds, jobs in flight per provider, and live workers."""
-    import redis
+@json_option
+def status_command(as_json: bool) -> None:
+    """Queue depth, active holds, jobs in flight per provider, and live workers.
 
+    `workers` counts only workers that answer now: Celery workers that answer a ping within
+    a second, or (embedded, no REDIS_URL) 1 if the API process, which runs the worker, answers
+    /healthz on HOST:PORT on this machine, else 0.
+    """
     from common.health.service import status
-    from worker.app import QUEUE, celery_app
 
     settings = get_settings()
     with transaction(_sessions()) as session:
         report = status(session)
-    if settings.embedded:
-        report |= {"queue_depth": None, "workers": "embedded in the API process"}
+    report |= _embedded_workers(settings) if settings.embedded else _celery_workers(settings)
+    _emit(report, as_json=as_json, human=_status_text)
+
+
+def _embedded_workers(settings: Settings) -> dict[str, Any]:
+    import httpx
+
+    # The embedded API shares this machine's data directory, so ask it where it listens (the
+    # public URL may be a proxy this machine cannot reach). Its queue lives in its memory:
+    # only it could count it.
+    host = {"": "127.0.0.1", "0.0.0.0": "127.0.0.1", "::": "::1"}.get(settings.host, settings.host)
+    url = f"http://{f'[{host}]' if ':' in host else host}:{settings.port}"
+    try:
+        answering = httpx.get(f"{url}/healthz", timeout=2).status_code == 200
+    except httpx.HTTPError:
+        answering = False
+    return {"mode": "embedded", "api_url": url, "queue_depth": None, "workers": int(answering)}
+
+
+def _celery_workers(settings: Settings) -> dict[str, Any]:
+    import redis
+
+    from worker.app import QUEUE, celery_app
+
+    client = redis.Redis.from_url(settings.redis_url, socket_timeout=5, socket_connect_timeout=5)
+    try:
+        depth = client.llen(QUEUE)
+    except redis.RedisError as exc:
+        # No broker: no worker can be taking jobs, and a ping would only wait for it.
+        return {"mode": "celery", "redis": f"unavailable: {exc}", "queue_depth": None, "workers": 0}
+    finally:
+        client.close()
+    replies = celery_app.control.ping(timeout=1.0) or []
+    return {"mode": "celery", "queue_depth": depth, "workers": len(replies)}
+
+
+def _status_text(report: dict[str, Any]) -> str:
+    workers = report["workers"]
+    if report["mode"] == "embedded":
+        where = f"the API at {report['api_url']}"
+        worker_line = (
+            f"1, embedded in {where}"
+            if workers
+            else f"none: {where} is not answering (the embedded worker runs inside it)"
+        )
+        queue_line = "not visible from here (embedded: it lives in the API process)"
     else:
-        client = redis.Redis.from_url(settings.redis_url, socket_timeout=5)
-        try:
-            report["queue_depth"] = client.llen(QUEUE)
-        finally:
-            client.close()
-        replies = celery_app.control.ping(timeout=1.0) or []
-        report["workers"] = len(replies)
-    _emit(report)
+        worker_line = f"{workers} answered a ping" if workers else "none answered a ping in 1 s"
+        queue_line = (
+            f"{report['queue_depth']} waiting"
+            if report["queue_depth"] is not None
+            else f"unknown: Redis {report.get('redis', 'unavailable')}"
+        )
+    holds = f"{report['active_holds']} ({_usd(format_usd(report['active_holds_micro_usd']))})"
+    jobs = [
+        (f"  {provider}", ", ".join(f"{n} {state}" for state, n in sorted(counts.items())))
+        for provider, counts in sorted(report["jobs"].items())
+    ]
+    rows = [
+        ("Workers", worker_line),
+        ("Queue", queue_line),
+        ("Active holds", holds),
+        ("Jobs in flight", "" if jobs else "none"),
+        *jobs,
+    ]
+    return _table(rows)
 
 
 @main.group("webhooks")
@@ -243,7 +441,7 @@ def webhooks_redeliver(delivery_id: str) -> None:
     _emit({"delivery_id": delivery_id, "state": "pending"})
 
 
-@main.command("gallery-link")
+@main.command("gallery-link", epilog=URL_BASE_HELP)
 @click.argument("account_id")
 def gallery_link(account_id: str) -> None:
     """A one-time gallery sign-in link for an account (valid 15 minutes)."""
@@ -276,7 +474,7 @@ def db_upgrade(revision: str) -> None:
     click.echo(f"database at {revision}", err=True)
 
 
-@main.command("demo")
+@main.command("demo", epilog=URL_BASE_HELP)
 @click.option("--balance-usd", default="100")
 def demo(balance_usd: str) -> None:
     """Make sure a 'demo' account exists with money on it; print a fresh key and a curl line."""
@@ -291,7 +489,7 @@ def demo(balance_usd: str) -> None:
                 session, account_id=account.id, amount_micro_usd=target - account.balance_micro_usd
             )
         _, plaintext = accounts.create_key(session, account_id=account.id)
-    base = f"http://{settings.host}:{settings.port}"
+    base = settings.effective_public_base_url
     click.echo(f"\nDemo account: {account.id}\nDemo API key: {plaintext}\n\nTry it:\n")
     click.echo(
         f"  curl -sS -o track.mp3 -D - {base}/v1/audio/music \\\n"
@@ -302,8 +500,13 @@ def demo(balance_usd: str) -> None:
 
 
 @main.command("serve")
-@click.option("--host", default=None)
-@click.option("--port", type=int, default=None)
+@click.option(
+    "--host",
+    default=None,
+    help="Listen here instead of HOST. Links the API hands out still use PUBLIC_BASE_URL or "
+    "HOST:PORT, so set those to change them.",
+)
+@click.option("--port", type=int, default=None, help="Listen here instead of PORT (as --host).")
 @click.option("--workers", type=int, default=1, show_default=True)
 def serve(host: str | None, port: int | None, workers: int) -> None:
     """Run the HTTP API (with an in-process worker when no REDIS_URL is set)."""
