@@ -1,14 +1,15 @@
-"""GET /v1/gallery: the JSON twin of the gallery page."""
+"""GET /v1/gallery and DELETE /v1/gallery/{job_id}: the JSON twins of the gallery page."""
 
 from __future__ import annotations
 
 from fastapi import APIRouter, Depends, Query
+from fastapi.responses import Response
 
 from api.db import in_transaction
 from api.deps import AppState, get_state, require_principal
 from api.schemas import GalleryItem, GalleryList, error_responses
 from common.account.service import Principal
-from common.gallery.service import MAX_PAGE, list_saved
+from common.gallery.service import MAX_PAGE, delete_track, list_saved
 from common.pricing import format_usd
 
 router = APIRouter(tags=["gallery"])
@@ -46,3 +47,26 @@ async def read_gallery(
         ],
         next_cursor=listing.next_cursor,
     )
+
+
+@router.delete(
+    "/v1/gallery/{job_id}",
+    status_code=204,
+    response_class=Response,
+    responses=error_responses(401, 404),
+    summary="Delete a saved track",
+)
+async def delete_saved(
+    job_id: str,
+    principal: Principal = Depends(require_principal),
+    state: AppState = Depends(get_state),
+) -> Response:
+    """The track's audio, waveform and share links go; its job and ledger entries stay."""
+    await in_transaction(
+        state.sessions,
+        delete_track,
+        store=state.store,
+        job_id=job_id,
+        account_id=principal.account_id,
+    )
+    return Response(status_code=204)

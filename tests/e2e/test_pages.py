@@ -3,12 +3,16 @@ with local blobs, and on Postgres + Redis with S3 storage (SeaweedFS)."""
 
 from __future__ import annotations
 
+import re
+import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 import pytest
 from playwright.sync_api import Browser, Page
 
+from api.pages.render import clock as clock_ms
 from tests.fixtures.browser import chromium, screenshot_path
 from tests.fixtures.seaweed import seaweed_s3
 from tests.fixtures.stack import Stack
@@ -42,6 +46,10 @@ def site(
         stack.stop()
 
 
+def clock(seconds: float) -> str:
+    return clock_ms(round(seconds * 1000))
+
+
 def site_name(stack: Stack) -> str:
     return "local" if stack.embedded else "s3"
 
@@ -71,12 +79,48 @@ def audio_duration(page: Page, selector: str = "audio") -> float:
     )
 
 
-def sign_in(page: Page, stack: Stack, key: str) -> None:
+def image_width(page: Page, selector: str) -> int:
+    """The natural width of a loaded image: 0 if it failed to load."""
+    return int(
+        page.eval_on_selector(
+            selector,
+            """(el) => new Promise((resolve) => {
+        if (el.complete) return resolve(el.naturalWidth);
+        el.addEventListener('load', () => resolve(el.naturalWidth));
+        el.addEventListener('error', () => resolve(0));
+    })""",
+        )
+    )
+
+
+def shoot(page: Page, name: str) -> None:
+    """Screenshots at a desktop and a phone width: artifacts/screenshots/<name>-<width>.png."""
+    for width, height in ((1280, 800), (390, 844)):
+        page.set_viewport_size({"width": width, "height": height})
+        page.wait_for_load_state("networkidle")
+        page.screenshot(path=screenshot_path(f"{name}-{width}.png"), full_page=True)
+    page.set_viewport_size({"width": 1280, "height": 800})
+
+
+def sign_in(page: Page, stack: Stack, key: str, *, screenshot: bool = False) -> None:
     page.goto(f"{stack.base_url}/gallery")
     assert page.url.endswith("/gallery/login")
+    assert page.locator(".brand").inner_text().startswith("musicgw")
+    if screenshot:
+        shoot(page, f"login-{site_name(stack)}")
     page.fill("#api_key", key)
     page.click("button[type=submit]")
     page.wait_for_url(f"{stack.base_url}/gallery")
+
+
+def waveform_of(url: str) -> httpx.Response:
+    """The stored waveform beside a saved track's MP3, once the worker has drawn it."""
+    deadline = time.monotonic() + 30
+    while True:
+        response = httpx.get(url.rsplit(".", 1)[0] + ".png")
+        if response.status_code == 200 or time.monotonic() > deadline:
+            return response
+        time.sleep(0.2)
 
 
 def test_save_to_blob_contract(site: Stack) -> None:
@@ -104,18 +148,35 @@ def test_save_to_blob_contract(site: Stack) -> None:
         job = client.get(f"/v1/jobs/{saved['job_id']}").json()
     assert job["url"] == saved["url"] and job["status"] == "succeeded"
     assert site.balance(account_id) == "9.46"
+    # The waveform picture is stored beside the track, in the same store.
+    stored = waveform_of(saved["url"])
+    assert stored.status_code == 200 and stored.content.startswith(b"\x89PNG\r\n\x1a\n")
 
 
 def test_gallery_share_and_revoke_in_a_browser(site: Stack, browser: Browser) -> None:
     _, key = site.account("10")
-    saved = save_track(site, key, lyrics=LYRICS)
+    save_track(site, key, prompt="late night lo-fi beat with warm vinyl crackle")
+    saved = save_track(site, key, lyrics=LYRICS, model="minimax-music")
     owner = browser.new_context()
     page = owner.new_page()
-    sign_in(page, site, key)
-    track = page.locator(f"article[data-job-id='{saved['job_id']}']")
+    sign_in(page, site, key, screenshot=True)
+    card = f"article[data-job-id='{saved['job_id']}']"
+    track = page.locator(card)
     assert track.count() == 1
     assert PROMPT in track.locator(".prompt").inner_text()  # markup shown as text
     assert page.title() != "pwned"
+    # $10 - $0.54 - $0.045 = $9.415: shown to the cent, half up, the exact figure in its title
+    assert page.inner_text("#balance") == "Balance $9.42"
+    assert page.get_attribute("#balance", "title") == "$9.415"
+    assert image_width(page, f"{card} img.wave") > 0
+    assert track.locator(".duration").inner_text() == clock(saved["duration_sec"])
+    assert track.locator(".price").inner_text() == "$0.05"  # $0.045, shown to the cent
+    assert track.locator(".price").get_attribute("title") == "Charged $0.045"
+    download = page.request.get(
+        f"{site.base_url}{track.locator('a[download]').get_attribute('href')}"
+    )
+    assert download.status == 200 and download.headers["content-type"] == "audio/mpeg"
+    assert download.headers["content-disposition"].startswith("attachment;")
     assert (
         abs(
             audio_duration(page, f"article[data-job-id='{saved['job_id']}'] audio")
@@ -125,7 +186,9 @@ def test_gallery_share_and_revoke_in_a_browser(site: Stack, browser: Browser) ->
     )
     track.locator("button", has_text="Share").click()
     share_url = page.input_value("#new-share-link")
-    page.screenshot(path=screenshot_path(f"gallery-{site_name(site)}.png"), full_page=True)
+    assert page.get_attribute("#new-share-link", "readonly") is not None
+    track.locator("details.lyrics summary").click()
+    shoot(page, f"gallery-{site_name(site)}")
 
     visitor = browser.new_context()  # no cookies at all
     public_page = visitor.new_page()
@@ -136,7 +199,29 @@ def test_gallery_share_and_revoke_in_a_browser(site: Stack, browser: Browser) ->
     assert og_audio == saved["url"]
     assert abs(audio_duration(public_page) - saved["duration_sec"]) <= 0.2
     assert PROMPT in public_page.inner_text(".prompt") and public_page.title() != "pwned"
-    public_page.screenshot(path=screenshot_path(f"share-{site_name(site)}.png"), full_page=True)
+    meta = {
+        name: public_page.get_attribute(f"meta[property='{name}'], meta[name='{name}']", "content")
+        for name in (
+            "og:image",
+            "og:image:width",
+            "og:image:height",
+            "og:site_name",
+            "twitter:card",
+        )
+    }
+    assert meta["og:image"] is not None and meta["og:image"].startswith(f"{site.base_url}/s/")
+    assert (meta["og:image:width"], meta["og:image:height"]) == ("1200", "630")
+    assert (meta["og:site_name"], meta["twitter:card"]) == ("musicgw", "summary_large_image")
+    preview = httpx.get(meta["og:image"])  # as a link previewer fetches it: no cookies
+    assert preview.status_code == 200 and preview.headers["content-type"] == "image/png"
+    assert image_width(public_page, "img.wave") == 1200
+    assert public_page.inner_text(".duration") == clock(saved["duration_sec"])
+    assert public_page.input_value("#share-link") == share_url
+    lyrics = public_page.inner_text(".lyrics")
+    assert "CHORUS" in lyrics.upper() and "Sing it <i>loud</i>" in lyrics
+    shared_mp3 = httpx.get(f"{site.base_url}{public_page.get_attribute('a[download]', 'href')}")
+    assert shared_mp3.status_code == 200 and shared_mp3.content == httpx.get(saved["url"]).content
+    shoot(public_page, f"share-{site_name(site)}")
 
     page.locator(
         f"article[data-job-id='{saved['job_id']}'] button", has_text="Stop sharing"
@@ -179,9 +264,13 @@ def test_one_time_link_and_sign_out(site: Stack, browser: Browser) -> None:
     page.goto(f"{site.base_url}/gallery")
     assert page.url.endswith("/gallery/login")
     reused = context.new_page()
-    reused.goto(link)
-    reused.click("button[type=submit]")
-    assert reused.locator("[role=alert]").count() == 1  # used links don't work twice
+    answer = reused.goto(link)
+    # A used link says so, and offers no button that could only fail.
+    assert answer is not None and answer.status == 410
+    assert "already used" in reused.inner_text("#link-used")
+    assert reused.locator("button, input[type=submit]").count() == 0
+    assert reused.locator(".brand").count() == 1
+    shoot(reused, f"link-used-{site_name(site)}")
     context.close()
 
 
@@ -200,8 +289,73 @@ def test_another_account_sees_none_of_it(site: Stack) -> None:
             assert client.request(method, path).status_code == 404, path
 
 
-def test_unknown_share_token_is_404(site: Stack) -> None:
-    assert httpx.get(f"{site.base_url}/s/not-a-real-token").status_code == 404
+def test_unknown_share_token_is_404(site: Stack, browser: Browser) -> None:
+    context = browser.new_context()
+    page = context.new_page()
+    answer = page.goto(f"{site.base_url}/s/not-a-real-token")
+    assert answer is not None and answer.status == 404
+    assert page.locator(".brand").count() == 1 and "Nothing playing here" in page.inner_text("h1")
+    shoot(page, f"not-found-{site_name(site)}")
+    context.close()
+    assert httpx.get(f"{site.base_url}/s/not-a-real-token/waveform.png").status_code == 404
+
+
+def test_delete_a_track(site: Stack, browser: Browser) -> None:
+    account_id, key = site.account("10")
+    kept = save_track(site, key, prompt="the one to keep")
+    doomed = save_track(site, key, prompt="the one to delete")
+    twin = save_track(site, key, prompt="deleted by the API")
+    assert waveform_of(doomed["url"]).status_code == 200
+    with site.client(key) as client:
+        share_url = client.post(f"/v1/jobs/{doomed['job_id']}/share").json()["share_url"]
+    context = browser.new_context()
+    page = context.new_page()
+    sign_in(page, site, key)
+    card = page.locator(f"article[data-job-id='{doomed['job_id']}']")
+    card.locator("summary", has_text="Delete").click()
+    card.locator("button", has_text="Delete track").click()
+    page.wait_for_url(f"{site.base_url}/gallery?deleted=1")
+    assert page.locator(f"article[data-job-id='{doomed['job_id']}']").count() == 0
+    assert page.locator(f"article[data-job-id='{kept['job_id']}']").count() == 1
+    context.close()
+
+    assert httpx.get(share_url).status_code == 404
+    assert httpx.get(doomed["url"]).status_code in (403, 404)  # the MP3 is gone from the store
+    assert httpx.get(doomed["url"].rsplit(".", 1)[0] + ".png").status_code in (403, 404)
+    with site.client(key) as client:
+        assert client.delete(f"/v1/gallery/{twin['job_id']}").status_code == 204
+        assert client.delete(f"/v1/gallery/{twin['job_id']}").status_code == 404
+        listed = [item["job_id"] for item in client.get("/v1/gallery").json()["data"]]
+        job = client.get(f"/v1/jobs/{doomed['job_id']}").json()
+    assert listed == [kept["job_id"]]
+    # The job and its charge stay on record, and the ledger still adds up.
+    assert job["status"] == "succeeded" and job.get("url") is None
+    assert site.balance(account_id) == "8.38"
+    site.cli("ledger", "verify", "--account", account_id)
+
+
+def test_gallery_pages_in_a_browser(site: Stack, browser: Browser) -> None:
+    _, key = site.account("10")
+    with ThreadPoolExecutor(4) as pool:
+        made = list(
+            pool.map(
+                lambda i: save_track(site, key, prompt=f"track {i}", music_length_ms=1000),
+                range(21),
+            )
+        )
+    context = browser.new_context()
+    page = context.new_page()
+    sign_in(page, site, key)
+    first = page.locator("article.track").evaluate_all("els => els.map(e => e.dataset.jobId)")
+    assert len(first) == 20
+    page.click("a[rel=next]")
+    page.wait_for_url(re.compile(r"/gallery\?cursor="))
+    second = page.locator("article.track").evaluate_all("els => els.map(e => e.dataset.jobId)")
+    assert page.locator("a[rel=next]").count() == 0
+    assert sorted(first + second) == sorted(saved["job_id"] for saved in made)
+    page.click("text=Newest tracks")
+    page.wait_for_url(f"{site.base_url}/gallery")
+    context.close()
 
 
 def test_gallery_json_pages_newest_first(site: Stack) -> None:
