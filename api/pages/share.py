@@ -31,6 +31,7 @@ async def share_page(
         "share.html",
         {
             "job": job,
+            "token": token,
             "title": track_title(job),
             "description": share_description(job),
             "page_url": page_url,
