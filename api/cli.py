@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import contextlib
 import json
+import math
 import os
 import sys
 from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime, timedelta
-from decimal import Decimal, InvalidOperation
 from typing import Any
 
 import click
@@ -81,9 +81,9 @@ def _when(iso: str) -> str:
 
 def _micro(amount: str, *, allow_zero: bool) -> int:
     try:
-        micro = usd_to_micro(Decimal(amount))
-    except (InvalidOperation, ValueError) as exc:
-        raise click.BadParameter(f"{amount!r} is not an amount in dollars (e.g. 12.50)") from exc
+        micro = usd_to_micro(amount)
+    except ValueError as exc:
+        raise click.BadParameter(f"{exc}; give an amount in dollars, such as 12.50") from exc
     if micro < 0 or (micro == 0 and not allow_zero):
         raise click.BadParameter(f"{amount} must be {'≥' if allow_zero else '>'} 0")
     return micro
@@ -296,9 +296,27 @@ def keys_group() -> None:
     """API keys."""
 
 
+MAX_KEY_DAYS = 3650
+
+
+def _key_lifetime(_: click.Context, __: click.Parameter, days: float | None) -> float | None:
+    if days is not None and not (math.isfinite(days) and 0 < days <= MAX_KEY_DAYS):
+        raise click.BadParameter(
+            f"{days} is not a number of days above 0 and at most {MAX_KEY_DAYS}; leave the "
+            "option out for a key that never expires"
+        )
+    return days
+
+
 @keys_group.command("create")
 @click.argument("account_id")
-@click.option("--expires-in-days", type=float, default=None, help="Default: never expires.")
+@click.option(
+    "--expires-in-days",
+    type=float,
+    default=None,
+    callback=_key_lifetime,
+    help=f"Above 0, at most {MAX_KEY_DAYS}. Left out: the key never expires.",
+)
 def keys_create(account_id: str, expires_in_days: float | None) -> None:
     """Issue a new API key for an account (printed once)."""
     expires_at = utcnow() + timedelta(days=expires_in_days) if expires_in_days else None

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from decimal import Decimal
+from decimal import Decimal, InvalidOperation
 from typing import Literal
 
 MICRO = 1_000_000
@@ -54,12 +54,26 @@ def format_seconds(ms: int) -> str:
     return _plain(Decimal(ms).scaleb(-3))
 
 
+# The largest amount one money movement may carry: $1 billion, far below what a BIGINT of
+# micro-dollars holds, so no balance can overflow through a few of them.
+MAX_AMOUNT_MICRO_USD = 10**15
+
+
 def usd_to_micro(amount: str | Decimal) -> int:
-    """A decimal dollar amount ('12.34') as micro-dollars; more than 6 decimals is an error."""
-    value = Decimal(amount) * MICRO
-    if value != value.to_integral_value():
+    """A decimal dollar amount ('12.34') as micro-dollars. ValueError for what is not a finite
+    amount, has more than 6 decimals, or is beyond MAX_AMOUNT_MICRO_USD either way."""
+    try:
+        value = Decimal(amount)
+    except InvalidOperation as exc:
+        raise ValueError(f"{amount!r} is not a number") from exc
+    if not value.is_finite():
+        raise ValueError(f"{amount} is not a finite amount")
+    if abs(value) * MICRO > MAX_AMOUNT_MICRO_USD:
+        raise ValueError(f"{amount} is more than ${MAX_AMOUNT_MICRO_USD // MICRO:,}")
+    micro = value * MICRO
+    if micro != micro.to_integral_value():
         raise ValueError(f"{amount} has more precision than a micro-dollar")
-    return int(value)
+    return int(micro)
 
 
 def _plain(value: Decimal) -> str:

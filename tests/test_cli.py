@@ -189,3 +189,31 @@ def test_urls_start_with_host_and_port_from_the_environment_or_dotenv(
 @pytest.mark.parametrize("command", ["gallery-link", "demo"])
 def test_help_says_where_urls_come_from(db: str, command: str) -> None:
     assert "PUBLIC_BASE_URL" in musicgw(db, command, "--help").stdout
+
+
+@pytest.mark.parametrize("usd", ["nan", "Infinity", "-Infinity", "1e30", "1e400", "0", "-5"])
+def test_amounts_that_are_not_money_are_a_clear_error(db: str, usd: str) -> None:
+    account_id = json.loads(musicgw(db, "accounts", "create", "--name", "amounts").stdout)[
+        "account_id"
+    ]
+    for args in (
+        ("accounts", "topup", account_id, f"--usd={usd}"),
+        ("accounts", "create", "--name", "rich", f"--balance-usd={usd}"),
+    ):
+        answer = musicgw(db, *args, check=False)
+        if args[1] == "create" and usd == "0":
+            assert answer.returncode == 0  # an account may start empty
+            continue
+        assert answer.returncode == 2, answer.stderr
+        assert "Traceback" not in answer.stderr and "Invalid value" in answer.stderr
+
+
+@pytest.mark.parametrize("days", ["0", "-1", "nan", "inf", "1e30", "3651"])
+def test_key_lifetimes_that_are_not_a_number_of_days_are_a_clear_error(db: str, days: str) -> None:
+    account_id = json.loads(musicgw(db, "accounts", "create", "--name", "keys").stdout)[
+        "account_id"
+    ]
+    answer = musicgw(db, "keys", "create", account_id, f"--expires-in-days={days}", check=False)
+    assert answer.returncode == 2, answer.stdout
+    assert "Traceback" not in answer.stderr and "--expires-in-days" in answer.stderr
+    assert "api_key" not in answer.stdout
