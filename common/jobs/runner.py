@@ -35,7 +35,7 @@ from common.observability.metrics import (
     PROVIDER_ERRORS,
     QUEUE_WAIT,
 )
-from common.pricing import SKUS
+from common.pricing import SKUS, format_usd
 from common.providers.base import (
     GeneratedAudio,
     GenerationRequest,
@@ -128,6 +128,9 @@ def run_job(ctx: JobContext, job_id: str) -> str:
                 "outcome": outcome,
                 "duration_ms": round(duration * 1000),
                 "queue_wait_ms": round(queue_wait * 1000),
+                # The price held at acceptance, and what was charged: it only if it succeeded.
+                "cost_usd": format_usd(job.cost_micro_usd),
+                "charged_usd": format_usd(job.cost_micro_usd if outcome == "succeeded" else 0),
             },
         )
     return outcome

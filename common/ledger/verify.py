@@ -145,7 +145,7 @@ def verify_stored_objects(
     charged track must stay deliverable. Jobs whose audio was let go on purpose (unsaved audio
     past its retention, a track its owner deleted) have no object key and are not asked."""
     stmt = select(Job.id, Job.blob_key).where(
-        Job.status == states.SUCCEEDED, Job.blob_key.is_not(None)
+        Job.status == states.SUCCEEDED, Job.blob_key.is_not(None), Job.deleted_at.is_(None)
     )
     return [
         f"job {job_id} succeeded and was charged, but its object {key} is missing"

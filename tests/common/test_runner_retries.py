@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 from pathlib import Path
 from typing import Any
@@ -63,7 +64,10 @@ def test_a_claim_waits_for_a_connection_instead_of_giving_up(
 
 
 def test_a_completion_whose_commit_reply_was_lost_keeps_its_charged_track(
-    database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    database_url: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     """The completion commits, then the connection drops before its reply is read: the retry
     finds its own outcome recorded and is a success, and the charged track keeps its audio."""
@@ -101,8 +105,11 @@ def test_a_completion_whose_commit_reply_was_lost_keeps_its_charged_track(
             return job
 
         monkeypatch.setattr(jobs, "complete_job_in_one_statement", commit_then_lose_the_reply)
-        assert runner.run_job(ctx, job_id) == "succeeded"
+        with caplog.at_level(logging.INFO, logger="common.jobs.runner"):
+            assert runner.run_job(ctx, job_id) == "succeeded"
         assert dropped == [job_id]
+        (ended,) = [r for r in caplog.records if r.getMessage() == "job.ended"]
+        assert (ended.outcome, ended.cost_usd, ended.charged_usd) == ("succeeded", "0.135", "0.135")
         with transaction(sessions) as session:
             job = session.get(Job, job_id)
             assert job is not None and job.status == "succeeded" and job.blob_key

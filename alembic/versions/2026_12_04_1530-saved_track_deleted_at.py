@@ -2,7 +2,7 @@
 
 Revision ID: 7a4e2d91c5b3
 Revises: 3f1c2a7d9b40
-Create Date: 2026-11-27 10:00:00
+Create Date: 2026-12-04 15:30:00
 """
 
 from collections.abc import Sequence
