@@ -13,6 +13,7 @@ import sqlalchemy.exc
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from fastapi_offline import FastAPIOffline
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from api import metrics as metrics_routes
@@ -21,6 +22,7 @@ from api.deps import AppState
 from api.embedded import EmbeddedWorker
 from api.metrics import MetricsMiddleware
 from api.middleware import BodyLimitMiddleware, RequestIdMiddleware
+from api.openapi import document_api
 from api.pages import gallery as gallery_pages
 from api.pages import share as share_pages
 from api.routes import blobs, gallery, health, jobs, music, share
@@ -51,7 +53,8 @@ paid from a prepaid balance. Authenticate with `Authorization: Bearer <api key>`
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
-    app = FastAPI(
+    # /docs and /redoc load Swagger UI and ReDoc from the app itself, not a CDN: they work offline.
+    app = FastAPIOffline(
         title="Music gateway",
         version="0.1.0",
         description=DESCRIPTION,
@@ -80,6 +83,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_exception_handler(sqlalchemy.exc.OperationalError, _dependency_down)
     app.add_exception_handler(sqlalchemy.exc.InterfaceError, _dependency_down)
     app.add_exception_handler(redis.RedisError, _dependency_down)
+    document_api(app)
     return app
 
 

@@ -2,15 +2,28 @@
 
 from __future__ import annotations
 
+import json
+from collections.abc import Iterable
 from typing import Any, Literal, get_args
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
+from api.openapi import (
+    ERROR_EXAMPLES,
+    ERROR_HEADERS,
+    EXAMPLE_CREATED_AT,
+    EXAMPLE_FINISHED_AT,
+    EXAMPLE_JOB_ID,
+    EXAMPLE_SAVED_URL,
+    STATUS_DESCRIPTIONS,
+)
 from common.audio.formats import DEFAULT_FORMAT, FORMATS
+from common.errors import AppError
 from common.pricing import DEFAULT_SKU, SKUS
 
 ModelName = Literal["elevenlabs-music", "minimax-music", "minimax-music-pro"]
 assert set(ModelName.__args__) == set(SKUS) and DEFAULT_SKU == "elevenlabs-music"  # type: ignore[attr-defined]
+JobStatusName = Literal["queued", "running", "succeeded", "failed", "expired"]
 
 
 class MusicRequestBody(BaseModel):
@@ -36,15 +49,28 @@ class MusicRequestBody(BaseModel):
         description="One of: " + ", ".join(FORMATS),
         json_schema_extra={"enum": list(FORMATS)},
     )
+    webhook_url: str | None = Field(
+        None,
+        max_length=2000,
+        description="Where to POST the job (signed, Standard Webhooks) when it ends; an "
+        "absolute https URL. The account's own webhook URL is used when this is absent.",
+    )
 
 
 class ErrorDetail(BaseModel):
-    code: str
+    """The fields an error carries; those after `type` only where they apply."""
+
+    code: str = Field(description="Stable machine-readable code, e.g. `prompt_too_long`.")
     message: str
-    type: str
-    param: str | None = None
-    sku: str | None = None
-    job_id: str | None = None
+    type: str = Field(description="The error family, e.g. `invalid_request_error`.")
+    param: str | None = Field(None, description="The request field or header at fault.")
+    sku: str | None = Field(None, description="The SKU whose rule or provider refused.")
+    limit: int | None = Field(None, description="prompt/lyrics too long: the SKU's maximum.")
+    length: int | None = Field(
+        None, description="prompt/lyrics too long: the counted length (code points after NFC)."
+    )
+    status: JobStatusName | None = Field(None, description="not_cancellable: the job's status now.")
+    job_id: str | None = Field(None, description="The job that failed (502).")
     provider_code: str | None = Field(None, description="The upstream's own error code.")
     suggestion: str | None = Field(None, description="How to rephrase, when upstream said.")
 
@@ -54,6 +80,19 @@ class ErrorEnvelope(BaseModel):
 
 
 class JobAccepted(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "object": "audio.generation.job",
+                    "job_id": EXAMPLE_JOB_ID,
+                    "status": "running",
+                    "status_url": f"/v1/jobs/{EXAMPLE_JOB_ID}",
+                }
+            ]
+        }
+    )
+
     object: Literal["audio.generation.job"] = "audio.generation.job"
     job_id: str
     status: str
@@ -61,6 +100,22 @@ class JobAccepted(BaseModel):
 
 
 class SavedTrack(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "object": "audio.generation",
+                    "job_id": EXAMPLE_JOB_ID,
+                    "kind": "audio",
+                    "url": EXAMPLE_SAVED_URL,
+                    "duration_sec": 31.5,
+                    "cost_usd": 0.045,
+                    "balance_usd": 12.34,
+                }
+            ]
+        }
+    )
+
     object: Literal["audio.generation"] = "audio.generation"
     job_id: str
     kind: Literal["audio"] = "audio"
@@ -83,17 +138,49 @@ class GalleryItem(BaseModel):
 
 
 class GalleryList(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "object": "list",
+                    "data": [
+                        {
+                            "job_id": EXAMPLE_JOB_ID,
+                            "url": EXAMPLE_SAVED_URL,
+                            "model": "minimax-music",
+                            "prompt": "indie folk, acoustic guitar, warm female vocal",
+                            "lyrics": "[verse]\nMorning light on the river",
+                            "duration_sec": 31.5,
+                            "cost_usd": 0.045,
+                            "created_at": EXAMPLE_CREATED_AT,
+                            "shared": False,
+                        }
+                    ],
+                    "next_cursor": f"{EXAMPLE_CREATED_AT}~{EXAMPLE_JOB_ID}",
+                }
+            ]
+        }
+    )
+
     object: Literal["list"] = "list"
     data: list[GalleryItem]
     next_cursor: str | None
 
 
 class ShareLinkBody(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "job_id": EXAMPLE_JOB_ID,
+                    "share_url": "http://127.0.0.1:8000/s/q3W9xJ0bF2kLr7Yt5NcVh8PaE1sDg4Mu",
+                }
+            ]
+        }
+    )
+
     job_id: str
     share_url: str = Field(description="Shown once: the token is stored only as a hash.")
-
-
-JobStatusName = Literal["queued", "running", "succeeded", "failed", "expired"]
 
 
 class JobError(BaseModel):
@@ -104,6 +191,29 @@ class JobError(BaseModel):
 
 
 class JobStatus(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "object": "audio.generation.job",
+                    "job_id": EXAMPLE_JOB_ID,
+                    "status": "succeeded",
+                    "model": "elevenlabs-music",
+                    "response_format": "mp3_44100_128",
+                    "duration_sec": 30.0,
+                    "cost_usd": 4.05,
+                    "charged_usd": 4.05,
+                    "error": None,
+                    "url": None,
+                    "audio_url": f"/v1/jobs/{EXAMPLE_JOB_ID}/audio",
+                    "created_at": EXAMPLE_CREATED_AT,
+                    "finished_at": EXAMPLE_FINISHED_AT,
+                    "webhooks": [],
+                }
+            ]
+        }
+    )
+
     object: Literal["audio.generation.job"] = "audio.generation.job"
     job_id: str
     status: JobStatusName
@@ -122,8 +232,70 @@ class JobStatus(BaseModel):
     )
 
 
-def error_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
-    return {status: {"model": ErrorEnvelope} for status in statuses}
+class Health(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [{"status": "ok", "waiting": 3}]})
+
+    status: Literal["ok"]
+    waiting: int = Field(description="Callers this process is holding open for their track.")
+
+
+class Readiness(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "status": "ready",
+                    "checks": {"database": "ok", "redis": "not used (embedded)", "storage": "ok"},
+                }
+            ]
+        }
+    )
+
+    status: Literal["ready", "not_ready"]
+    checks: dict[str, str] = Field(
+        description="Each dependency: `ok`, `not used ...`, or `unavailable: <error>`."
+    )
+
+
+def error_responses(*statuses: int, examples: Iterable[str] = ()) -> dict[int | str, Any]:
+    """The error answers of an operation: for each status the envelope, the named
+    ERROR_EXAMPLES of that status (else the first of that status) and the headers they carry."""
+    chosen = {name: ERROR_EXAMPLES[name] for name in examples}
+    assert {e.status for e in chosen.values()} <= set(statuses), "an example of no listed status"
+    responses: dict[int | str, Any] = {}
+    for status in statuses:
+        named = {n: e for n, e in chosen.items() if e.status == status}
+        if not named:
+            default = next(n for n, e in ERROR_EXAMPLES.items() if e.status == status)
+            named = {default: ERROR_EXAMPLES[default]}
+        responses[status] = _error_response(status, named)
+    return responses
+
+
+def _error_response(status: int, examples: dict[str, AppError]) -> dict[str, Any]:
+    response: dict[str, Any] = {
+        "model": ErrorEnvelope,
+        "description": STATUS_DESCRIPTIONS[status],
+        "content": {
+            "application/json": {
+                "examples": {
+                    name: {
+                        "summary": error.code if name == error.code else f"{error.code} ({name})",
+                        "value": error.to_body(),
+                    }
+                    for name, error in examples.items()
+                }
+            }
+        },
+    }
+    headers = sorted({h for error in examples.values() for h in error.headers})
+    if headers:
+        # A header is required when every example of the status carries it.
+        response["headers"] = {
+            h: ERROR_HEADERS[h] | {"required": all(h in e.headers for e in examples.values())}
+            for h in headers
+        }
+    return response
 
 
 # One Server-Sent Event of GET /v1/jobs/{id}/events (OpenAPI 3.1 has no itemSchema, so the
@@ -145,6 +317,17 @@ JOB_EVENT: dict[str, Any] = {
             "contentSchema": {"$ref": "#/components/schemas/JobStatus"},
         },
     },
+}
+
+JOB_EVENT_EXAMPLE: dict[str, Any] = {
+    "id": f"{EXAMPLE_JOB_ID}:running",
+    "event": "running",
+    # An event is the job without its delivery log (common.jobs.present.ended_body).
+    "data": json.dumps(
+        {k: v for k, v in JobStatus.model_json_schema()["examples"][0].items() if k != "webhooks"}
+        | {"status": "running", "duration_sec": None, "charged_usd": 0, "audio_url": None}
+        | {"finished_at": None}
+    ),
 }
 
 AUDIO_CONTENT: dict[str, Any] = {

@@ -8,18 +8,31 @@ from starlette.concurrency import run_in_threadpool
 
 from api.db import in_transaction
 from api.deps import AppState, get_state
+from api.schemas import Health, Readiness
 from common.health import service as health
 
 router = APIRouter(tags=["health"])
 
 
-@router.get("/healthz", summary="Process is alive (no I/O)")
+@router.get(
+    "/healthz",
+    response_model=None,
+    responses={200: {"model": Health}},
+    summary="Process is alive (no I/O)",
+)
 async def healthz(request: Request) -> dict[str, object]:
     """Liveness, and how many callers this process is holding open (in memory, no I/O)."""
     return {"status": "ok", "waiting": request.app.state.gateway.waiters.waiting}
 
 
-@router.get("/readyz", summary="Postgres, Redis and storage reachable, migrations at head")
+@router.get(
+    "/readyz",
+    responses={
+        200: {"model": Readiness, "description": "Every dependency is reachable."},
+        503: {"model": Readiness, "description": "Not ready: `checks` says which is not."},
+    },
+    summary="Postgres, Redis and storage reachable, migrations at head",
+)
 async def readyz(state: AppState = Depends(get_state)) -> JSONResponse:
     checks: dict[str, str] = {}
     probes = {

@@ -13,8 +13,9 @@ from starlette.concurrency import run_in_threadpool
 
 from api.db import in_transaction
 from api.deps import AppState, get_state, require_principal
+from api.openapi import JOB_ID_HEADERS, KYMA_HEADERS
 from api.responses import JOB_ID_HEADER, audio_response
-from api.schemas import AUDIO_CONTENT, JOB_EVENT, JobStatus, error_responses
+from api.schemas import AUDIO_CONTENT, JOB_EVENT, JOB_EVENT_EXAMPLE, JobStatus, error_responses
 from common.account.service import Principal
 from common.jobs import states
 from common.jobs.present import ended_body, job_body
@@ -48,7 +49,7 @@ def _job_with_log(session: Session, *, job_id: str, account_id: str) -> dict[str
 @router.get(
     "/v1/jobs/{job_id}",
     response_model=JobStatus,
-    responses=error_responses(401, 404),
+    responses={200: {"headers": JOB_ID_HEADERS}, **error_responses(401, 404, 503)},
     summary="A job's status, with its webhook delivery log",
 )
 async def read_job(
@@ -68,8 +69,12 @@ async def read_job(
     "/v1/jobs/{job_id}/audio",
     response_class=Response,
     responses={
-        200: {"description": "The audio bytes with X-Kyma-* headers.", "content": AUDIO_CONTENT},
-        **error_responses(401, 404, 409, 410),
+        200: {
+            "description": "The audio bytes with X-Kyma-* headers.",
+            "content": AUDIO_CONTENT,
+            "headers": KYMA_HEADERS,
+        },
+        **error_responses(401, 404, 409, 410, 503, examples=["job_not_ready"]),
     },
     summary="A succeeded job's audio, while retained",
 )
@@ -91,9 +96,10 @@ async def read_job_audio(
         200: {
             "description": "Server-Sent Events: queued, running, then succeeded, "
             "failed or expired; the stream closes at the end.",
-            "content": {"text/event-stream": {"schema": JOB_EVENT}},
+            "content": {"text/event-stream": {"schema": JOB_EVENT, "example": JOB_EVENT_EXAMPLE}},
+            "headers": JOB_ID_HEADERS,
         },
-        **error_responses(401, 404),
+        **error_responses(401, 404, 503),
     },
     summary="Follow a job's status as Server-Sent Events",
 )
@@ -152,7 +158,7 @@ def _event(job: Job, status: str) -> str:
 @router.post(
     "/v1/jobs/{job_id}/cancel",
     response_model=JobStatus,
-    responses=error_responses(401, 404, 409),
+    responses=error_responses(401, 404, 409, 503, examples=["not_cancellable"]),
     summary="Cancel a queued job",
 )
 async def cancel(

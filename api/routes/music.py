@@ -11,6 +11,7 @@ from fastapi.responses import JSONResponse, Response
 from starlette.concurrency import run_in_threadpool
 
 from api.deps import AppState, get_state
+from api.openapi import ACCEPTED_HEADERS, KYMA_HEADERS, MUSIC_REQUEST_EXAMPLES
 from api.responses import (
     JOB_ID_HEADER,
     audio_response,
@@ -46,17 +47,54 @@ log = logging.getLogger(__name__)
     responses={
         200: {
             "description": "The audio bytes with X-Kyma-* headers; with `?save_to_blob=1`, "
-            "JSON with the permanent URL.",
+            "JSON with the permanent URL (and the same headers).",
             "content": AUDIO_CONTENT
             | {"application/json": {"schema": SavedTrack.model_json_schema()}},
+            "headers": KYMA_HEADERS,
         },
-        202: {"model": JobAccepted, "description": "Still running after the sync-wait limit."},
-        **error_responses(400, 401, 402, 409, 413, 429, 502, 503),
+        202: {
+            "model": JobAccepted,
+            "description": "Still running after the sync-wait limit, or at once with "
+            "`Prefer: respond-async` (then with the job's status fields too).",
+            "headers": ACCEPTED_HEADERS,
+        },
+        **error_responses(
+            400,
+            401,
+            402,
+            409,
+            413,
+            429,
+            502,
+            503,
+            examples=[
+                "prompt_required",
+                "not_json",
+                "not_a_music_model",
+                "prompt_too_long",
+                "lyrics_too_long",
+                "invalid_duration",
+                "invalid_response_format",
+                "invalid_webhook_url",
+                "idempotency_conflict",
+                "rate_limited",
+                "too_many_in_flight",
+                "provider_error",
+                "storage_error",
+                "dependency_down",
+                "queue_unreachable",
+            ],
+        ),
     },
     openapi_extra={
         "requestBody": {
             "required": True,
-            "content": {"application/json": {"schema": MusicRequestBody.model_json_schema()}},
+            "content": {
+                "application/json": {
+                    "schema": MusicRequestBody.model_json_schema(),
+                    "examples": MUSIC_REQUEST_EXAMPLES,
+                }
+            },
         }
     },
 )
@@ -73,7 +111,9 @@ async def create_music(
         "GET /v1/jobs/{id}/events or a webhook_url.",
     ),
     save_to_blob: str | None = Query(
-        None, description="`1`: store the track permanently and answer with JSON."
+        None,
+        description="`1`: store the track permanently and answer with JSON.",
+        json_schema_extra={"enum": ["0", "1"]},
     ),
     state: AppState = Depends(get_state),
 ) -> Response:
