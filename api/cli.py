@@ -348,17 +348,29 @@ def ledger_group() -> None:
 
 @ledger_group.command("verify")
 @click.option("--account", "account_id", default=None, help="Only this account.")
-def ledger_verify(account_id: str | None) -> None:
-    """Check the ledger invariants; exit 1 and list every violation if any fails."""
-    from common.ledger.verify import verify_ledger
+@click.option(
+    "--objects",
+    is_flag=True,
+    help="Also ask the blob store for every succeeded job's object (one request each).",
+)
+def ledger_verify(account_id: str | None, objects: bool) -> None:
+    """Check the ledger invariants; exit 1 and list every violation if any fails. With
+    --objects, a charged track whose stored object is missing is a violation too."""
+    from common.ledger.verify import verify_ledger, verify_stored_objects
+    from common.storage.registry import build_store
 
     with transaction(_sessions()) as session:
         problems = verify_ledger(session, account_id=account_id)
+        if objects:
+            store = build_store(get_settings())
+            problems += verify_stored_objects(session, store, account_id=account_id)
     for problem in problems:
         click.echo(f"violation: {problem}")
     if problems:
         sys.exit(1)
-    click.echo("ledger ok", err=True)
+    click.echo(
+        "ledger ok" + (", every charged track's object present" if objects else ""), err=True
+    )
 
 
 @main.command("status")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from collections.abc import Iterator
 
 import pytest
@@ -48,3 +50,25 @@ def test_provider_failure_is_502_and_free(tmp_path_factory: pytest.TempPathFacto
         assert stack.balance(account_id) == "10"
     finally:
         stack.stop()
+
+
+def test_ledger_verify_with_objects_reports_a_charged_track_whose_audio_is_gone(
+    embedded: Stack,
+) -> None:
+    _, key = embedded.account("10")
+    with embedded.client(key) as client:
+        r = client.post(
+            "/v1/audio/music",
+            params={"save_to_blob": "1"},
+            json={"model": "minimax-music", "prompt": "a short folk tune"},
+        )
+    assert r.status_code == 200, r.text
+    job_id = r.json()["job_id"]
+    verify = [sys.executable, "-m", "api.cli", "ledger", "verify", "--objects"]
+    clean = subprocess.run(verify, env=embedded.env, capture_output=True, text=True)
+    assert clean.returncode == 0, clean.stdout
+    [mp3] = list(embedded.data_dir.rglob(f"{job_id}.mp3"))
+    mp3.unlink()
+    broken = subprocess.run(verify, env=embedded.env, capture_output=True, text=True)
+    assert broken.returncode == 1
+    assert f"job {job_id} succeeded and was charged, but its object" in broken.stdout
