@@ -269,6 +269,18 @@ def accounts_limits(account_id: str, rate: str | None, max_concurrent: int | Non
     )
 
 
+@accounts_group.command("sign-out")
+@click.argument("account_id")
+def accounts_sign_out(account_id: str) -> None:
+    """End every gallery session of an account (each browser must sign in again)."""
+    from common.account.sessions import end_account_sessions
+
+    with transaction(_sessions()) as session:
+        accounts.get_account(session, account_id)
+        ended = end_account_sessions(session, account_id=account_id)
+    _emit({"account_id": account_id, "sessions_ended": ended})
+
+
 @accounts_group.command("webhook")
 @click.argument("account_id")
 @click.option("--url", default=None, help="Where job-ended webhooks go (empty: none).")

@@ -131,7 +131,7 @@ async def login(request: Request, state: AppState = Depends(get_state)) -> Respo
         )
     except AuthError as exc:
         return _login_page(request, action="/gallery/login", error=exc.message, status=401)
-    return await _signed_in(request, state, principal.account_id)
+    return await _signed_in(request, state, principal.account_id, principal.api_key_id)
 
 
 @router.post("/gallery/login/{token}")
@@ -149,8 +149,12 @@ async def login_with_link(
     return await _signed_in(request, state, account_id)
 
 
-async def _signed_in(request: Request, state: AppState, account_id: str) -> Response:
-    token, _ = await in_transaction(state.sessions, sessions.start_session, account_id=account_id)
+async def _signed_in(
+    request: Request, state: AppState, account_id: str, api_key_id: str | None = None
+) -> Response:
+    token, _ = await in_transaction(
+        state.sessions, sessions.start_session, account_id=account_id, api_key_id=api_key_id
+    )
     response = RedirectResponse("/gallery", status_code=303)
     response.set_cookie(
         SESSION_COOKIE,

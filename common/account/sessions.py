@@ -7,12 +7,12 @@ import uuid
 from dataclasses import dataclass
 from datetime import timedelta
 
-from sqlalchemy import select, update
+from sqlalchemy import and_, or_, select, update
 from sqlalchemy.orm import Session
 
 from common.db import utcnow
 from common.errors import AuthError
-from common.models import LoginLink, WebSession
+from common.models import ApiKey, LoginLink, WebSession
 from common.tokens import hash_token, new_token
 
 SESSION_TTL = timedelta(days=14)
@@ -25,14 +25,18 @@ class BrowserSession:
     csrf_token: str
 
 
-def start_session(session: Session, *, account_id: str) -> tuple[str, BrowserSession]:
-    """A new session: the cookie token (shown once) and its CSRF token."""
+def start_session(
+    session: Session, *, account_id: str, api_key_id: str | None = None
+) -> tuple[str, BrowserSession]:
+    """A new session: the cookie token (shown once) and its CSRF token. Opened with an API key
+    (`api_key_id`), it ends when that key is revoked or expires."""
     token, csrf = new_token(), secrets.token_urlsafe(32)
     now = utcnow()
     session.add(
         WebSession(
             id=f"ses_{uuid.uuid4().hex}",
             account_id=account_id,
+            api_key_id=api_key_id,
             token_hash=hash_token(token),
             csrf_token=csrf,
             created_at=now,
@@ -47,14 +51,36 @@ def resolve_session(session: Session, *, token: str | None) -> BrowserSession | 
     """The live session behind a cookie, or None."""
     if not token:
         return None
+    now = utcnow()
     row = session.scalars(
-        select(WebSession).where(
+        select(WebSession)
+        .outerjoin(ApiKey, ApiKey.id == WebSession.api_key_id)
+        .where(
             WebSession.token_hash == hash_token(token),
             WebSession.revoked_at.is_(None),
-            WebSession.expires_at > utcnow(),
+            WebSession.expires_at > now,
+            # The key that opened it, if any, still works.
+            or_(
+                WebSession.api_key_id.is_(None),
+                and_(
+                    ApiKey.revoked_at.is_(None),
+                    or_(ApiKey.expires_at.is_(None), ApiKey.expires_at > now),
+                ),
+            ),
         )
     ).first()
     return BrowserSession(row.account_id, row.csrf_token) if row else None
+
+
+def end_account_sessions(session: Session, *, account_id: str) -> int:
+    """Sign every browser of an account out; how many sessions were live."""
+    ended = session.scalars(
+        update(WebSession)
+        .where(WebSession.account_id == account_id, WebSession.revoked_at.is_(None))
+        .values(revoked_at=utcnow())
+        .returning(WebSession.id)
+    ).all()
+    return len(ended)
 
 
 def end_session(session: Session, *, token: str) -> None:

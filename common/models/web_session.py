@@ -15,6 +15,11 @@ class WebSession(Base):
 
     id: Mapped[str] = mapped_column(String(40), primary_key=True)
     account_id: Mapped[str] = mapped_column(ForeignKey("account.id"), index=True)
+    # The key it was opened with (none for a one-time link): the session lives only as long as
+    # that key is neither revoked nor expired.
+    api_key_id: Mapped[str | None] = mapped_column(
+        ForeignKey("api_key.id"), index=True, nullable=True
+    )
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
     csrf_token: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

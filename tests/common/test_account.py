@@ -1,9 +1,12 @@
+from datetime import timedelta
+
 import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from common.account import keys
+from common.account import keys, sessions
 from common.account import service as accounts
+from common.db import utcnow
 from common.errors import AuthError
 from common.models import ApiKey
 from tests.fixtures.factories import create_account, create_key
@@ -56,3 +59,31 @@ def test_revoked_key_is_rejected(session: Session) -> None:
     accounts.revoke_key(session, key_id=key.id)
     with pytest.raises(AuthError, match="revoked"):
         accounts.authenticate(session, authorization=f"Bearer {plaintext}")
+
+
+def test_a_gallery_session_ends_with_the_key_that_opened_it(session: Session) -> None:
+    account = create_account(session)
+    key, _ = accounts.create_key(session, account_id=account.id)
+    other, _ = accounts.create_key(session, account_id=account.id)
+    by_key, _ = sessions.start_session(session, account_id=account.id, api_key_id=key.id)
+    by_other, _ = sessions.start_session(session, account_id=account.id, api_key_id=other.id)
+    by_link, _ = sessions.start_session(session, account_id=account.id)
+    assert sessions.resolve_session(session, token=by_key) is not None
+    accounts.revoke_key(session, key_id=key.id)
+    assert sessions.resolve_session(session, token=by_key) is None
+    assert sessions.resolve_session(session, token=by_other) is not None
+    assert sessions.resolve_session(session, token=by_link) is not None
+    other.expires_at = utcnow() - timedelta(seconds=1)
+    session.flush()
+    assert sessions.resolve_session(session, token=by_other) is None
+
+
+def test_an_operator_can_end_all_of_an_accounts_sessions(session: Session) -> None:
+    account = create_account(session)
+    key, _ = accounts.create_key(session, account_id=account.id)
+    tokens = [
+        sessions.start_session(session, account_id=account.id, api_key_id=key.id)[0],
+        sessions.start_session(session, account_id=account.id)[0],
+    ]
+    assert sessions.end_account_sessions(session, account_id=account.id) == 2
+    assert [sessions.resolve_session(session, token=t) for t in tokens] == [None, None]
