@@ -108,6 +108,19 @@ def _leaves(value: Any, path: str, depth: int = 0) -> Iterator[tuple[str, Any]]:
         yield path, value
 
 
+def parse_save_to_blob(value: str | None) -> bool:
+    """The `save_to_blob` query parameter: `1`/`true` saves, `0`/`false`/absent streams; any
+    other value is refused, so a caller who asked to save never silently gets bytes."""
+    if value is None or value in ("0", "false"):
+        return False
+    if value in ("1", "true"):
+        return True
+    raise InvalidRequestError(
+        f"save_to_blob is {value[:20]!r}; use 1 (or true) to save the track, 0 (or false) not to.",
+        param="save_to_blob",
+    )
+
+
 def nfc_length(text: str) -> int:
     """Length in Unicode code points after NFC normalisation (what the limits count)."""
     return len(unicodedata.normalize("NFC", text))

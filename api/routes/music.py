@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 
 from fastapi import APIRouter, Depends, Header, Query, Request
@@ -27,14 +26,15 @@ from api.schemas import (
 )
 from common.account.service import authenticate
 from common.db import one_statement, transaction
-from common.errors import InvalidRequestError, ServiceUnavailableError
+from common.errors import RequestTooLargeError, ServiceUnavailableError
 from common.jobs import idempotency, states
 from common.jobs import service as jobs
 from common.jobs.present import job_body, saved_body
 from common.jobs.waiting import load_job
 from common.models import Job
 from common.observability.logs import current as current_log_field
-from common.validation import parse_music_request
+from common.validation import decode_json_body, parse_music_request, parse_save_to_blob
+from common.webhooks.service import check_deliverable
 
 router = APIRouter(tags=["music"])
 log = logging.getLogger(__name__)
@@ -112,13 +112,17 @@ async def create_music(
     ),
     save_to_blob: str | None = Query(
         None,
-        description="`1`: store the track permanently and answer with JSON.",
-        json_schema_extra={"enum": ["0", "1"]},
+        description="`1` (or `true`): store the track permanently and answer with JSON; `0` "
+        "(or `false`) or absent: the audio bytes. Anything else is a 400.",
+        json_schema_extra={"enum": ["0", "1", "false", "true"]},
     ),
     state: AppState = Depends(get_state),
 ) -> Response:
-    raw = await request.body()
-    saving = save_to_blob == "1"
+    try:
+        raw, too_large = await request.body(), None
+    except RequestTooLargeError as exc:
+        # Answered after authentication: a caller without a valid key learns nothing else.
+        raw, too_large = b"", exc
     respond_async = bool(prefer and "respond-async" in prefer.lower())
     # The job's id is chosen here so that its waiter is registered before the job exists: no
     # event can be missed, and the row just written need not be read back before waiting.
@@ -130,8 +134,9 @@ async def create_music(
             state,
             request.headers.get("authorization"),
             raw,
+            too_large=too_large,
             job_id=job_id,
-            saving=saving,
+            save_to_blob=save_to_blob,
             idempotency_key=idempotency_key,
             request_id=current_log_field("request_id"),
         )
@@ -160,14 +165,15 @@ def _accept(
     authorization: str | None,
     raw: bytes,
     *,
+    too_large: RequestTooLargeError | None,
     job_id: str,
-    saving: bool,
+    save_to_blob: str | None,
     idempotency_key: str | None,
     request_id: str | None,
 ) -> tuple[Job, bool]:
     """Everything between reading the body and waiting, in one trip to a worker thread and on
-    one connection: the key, the rate limit, validation, the job with its hold, and the
-    enqueue. (job, newly created).
+    one connection: the key, the rate limit, validation (a webhook_url's host is resolved
+    here), the job with its hold, and the enqueue. (job, newly created).
 
     Without an Idempotency-Key, the job and its hold are one statement that commits by itself
     (see jobs.submit_job); a key is reserved with them, so that takes a transaction."""
@@ -175,8 +181,13 @@ def _accept(
     with scope(state.sessions) as session:
         principal = authenticate(session, authorization=authorization)
         state.rate_limiter.check(api_key_id=principal.api_key_id, override=principal.rate_limit)
-        body = _decode_json(raw)
+        if too_large is not None:
+            raise too_large
+        saving = parse_save_to_blob(save_to_blob)
+        body = decode_json_body(raw)
         music = parse_music_request(body)
+        if music.webhook_url is not None:
+            check_deliverable(music.webhook_url, settings=state.settings)
         job, created = jobs.accept_job(
             session,
             job_id=job_id,
@@ -204,13 +215,6 @@ def _idempotency(
         digest=idempotency.request_hash(body, save_to_blob=saving),
         ttl_hours=state.settings.idempotency_ttl_hours,
     )
-
-
-def _decode_json(raw: bytes) -> object:
-    try:
-        return json.loads(raw)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise InvalidRequestError(f"The body is not valid JSON: {exc}.") from exc
 
 
 def _enqueue(state: AppState, job: Job, request_id: str | None) -> None:

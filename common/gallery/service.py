@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 
 from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session
@@ -77,12 +77,17 @@ def view_gallery(
 
 
 def _parse_cursor(cursor: str) -> tuple[datetime, str]:
+    """A `next_cursor` back into (created_at in UTC, job id). What this API never returned (no
+    time zone, a moment that leaves the calendar once moved to UTC, a NUL) is a 400."""
     stamp, _, job_id = cursor.partition("~")
     try:
         if "\x00" in job_id:
             raise ValueError("NUL in cursor")
-        return datetime.fromisoformat(stamp), job_id
-    except ValueError as exc:
+        created_at = datetime.fromisoformat(stamp)
+        if created_at.tzinfo is None:
+            raise ValueError("no time zone")
+        return created_at.astimezone(UTC), job_id
+    except (ValueError, OverflowError) as exc:
         raise InvalidRequestError("cursor is not one this API returned.", param="cursor") from exc
 
 
