@@ -31,9 +31,20 @@ def get_state(request: Request) -> AppState:
 
 
 async def require_principal(request: Request) -> Principal:
-    """The caller behind the bearer key (401 otherwise). Runs before anything else."""
+    """The caller behind the bearer key (401 otherwise), its read counted against the key's
+    reads budget (429 over it). Runs before anything else."""
+    state = get_state(request)
     return await in_one_statement(
-        get_state(request).sessions,
-        authenticate,
+        state.sessions,
+        _authenticate_read,
         authorization=request.headers.get("authorization"),
+        limiter=state.rate_limiter,
     )
+
+
+def _authenticate_read(
+    session: Session, *, authorization: str | None, limiter: RequestRateLimiter
+) -> Principal:
+    principal = authenticate(session, authorization=authorization)
+    limiter.check_read(api_key_id=principal.api_key_id)
+    return principal

@@ -59,7 +59,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         version="0.1.0",
         description=DESCRIPTION,
         lifespan=_lifespan(settings),
-        # Metrics are Prometheus and logs are JSON lines (see the README): FastAPI's own
+        # Metrics are Prometheus and logs are JSON lines (docs/operations.md): FastAPI's own
         # OpenTelemetry hooks would only ask, on every request, whether a provider was set up.
         telemetry={"tracing": False, "metrics": False, "logs": False},
     )
@@ -109,7 +109,11 @@ def _lifespan(settings: Settings):  # type: ignore[no-untyped-def]
             find_terminal=terminal,
         )
         await waiters.start()
-        limiter = RequestRateLimiter(settings.redis_url, settings.rate_limit_per_key)
+        limiter = RequestRateLimiter(
+            settings.redis_url,
+            settings.rate_limit_per_key,
+            reads=settings.rate_limit_reads_per_key,
+        )
         app.state.gateway = AppState(settings, sessions, store, celery_app, waiters, limiter)
         embedded = (
             _start_embedded(settings, sessions, store, celery_app) if settings.embedded else None

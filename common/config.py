@@ -46,6 +46,9 @@ class Settings(BaseSettings):
     # Abuse limits: requests per API key (a `limits` rate string) and jobs in flight per account;
     # each account may override both.
     rate_limit_per_key: str = "300/minute"
+    # Reads (GET /v1/jobs/…, /v1/gallery, share links) have a budget of their own per key, so
+    # polling a job cannot use up the budget for making tracks, nor flood the database.
+    rate_limit_reads_per_key: str = "1200/minute"
     max_concurrent_jobs_per_account: int = Field(default=50, ge=1)
     idempotency_ttl_hours: float = 24.0
 

@@ -163,12 +163,14 @@ def test_the_error_schema_has_every_field_real_errors_carry(document: dict[str, 
 def test_every_v1_operation_documents_its_errors(document: dict[str, Any]) -> None:
     expected = {
         ("POST", "/v1/audio/music"): {"400", "401", "402", "409", "413", "429", "502", "503"},
-        ("GET", "/v1/jobs/{job_id}"): {"401", "404", "503"},
-        ("GET", "/v1/jobs/{job_id}/audio"): {"401", "404", "409", "410", "503"},
-        ("GET", "/v1/jobs/{job_id}/events"): {"401", "404", "503"},
-        ("POST", "/v1/jobs/{job_id}/cancel"): {"401", "404", "409", "503"},
-        ("POST", "/v1/jobs/{job_id}/share"): {"401", "404", "409", "503"},
-        ("DELETE", "/v1/jobs/{job_id}/share"): {"401", "404", "503"},
+        ("GET", "/v1/jobs/{job_id}"): {"401", "404", "429", "503"},
+        ("GET", "/v1/jobs/{job_id}/audio"): {"401", "404", "409", "410", "429", "503"},
+        ("GET", "/v1/jobs/{job_id}/events"): {"401", "404", "429", "503"},
+        ("POST", "/v1/jobs/{job_id}/cancel"): {"401", "404", "409", "429", "503"},
+        ("POST", "/v1/jobs/{job_id}/share"): {"401", "404", "409", "429", "503"},
+        ("DELETE", "/v1/jobs/{job_id}/share"): {"401", "404", "429", "503"},
+        ("GET", "/v1/gallery"): {"400", "401", "429", "503"},
+        ("DELETE", "/v1/gallery/{job_id}"): {"401", "404", "429", "503"},
     }
     found = {
         (method, path): {code for code in operation["responses"] if code[0] in "45"}

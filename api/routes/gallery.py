@@ -18,7 +18,7 @@ router = APIRouter(tags=["gallery"])
 @router.get(
     "/v1/gallery",
     response_model=GalleryList,
-    responses=error_responses(400, 401),
+    responses=error_responses(400, 401, 429, 503),
     summary="The account's saved tracks, newest first",
 )
 async def read_gallery(
@@ -53,7 +53,7 @@ async def read_gallery(
     "/v1/gallery/{job_id}",
     status_code=204,
     response_class=Response,
-    responses=error_responses(401, 404),
+    responses=error_responses(401, 404, 429, 503),
     summary="Delete a saved track",
 )
 async def delete_saved(

@@ -49,7 +49,7 @@ def _job_with_log(session: Session, *, job_id: str, account_id: str) -> dict[str
 @router.get(
     "/v1/jobs/{job_id}",
     response_model=JobStatus,
-    responses={200: {"headers": JOB_ID_HEADERS}, **error_responses(401, 404, 503)},
+    responses={200: {"headers": JOB_ID_HEADERS}, **error_responses(401, 404, 429, 503)},
     summary="A job's status, with its webhook delivery log",
 )
 async def read_job(
@@ -74,7 +74,7 @@ async def read_job(
             "content": AUDIO_CONTENT,
             "headers": KYMA_HEADERS,
         },
-        **error_responses(401, 404, 409, 410, 503, examples=["job_not_ready"]),
+        **error_responses(401, 404, 409, 410, 429, 503, examples=["job_not_ready"]),
     },
     summary="A succeeded job's audio, while retained",
 )
@@ -99,7 +99,7 @@ async def read_job_audio(
             "content": {"text/event-stream": {"schema": JOB_EVENT, "example": JOB_EVENT_EXAMPLE}},
             "headers": JOB_ID_HEADERS,
         },
-        **error_responses(401, 404, 503),
+        **error_responses(401, 404, 429, 503),
     },
     summary="Follow a job's status as Server-Sent Events",
 )
@@ -158,7 +158,7 @@ def _event(job: Job, status: str) -> str:
 @router.post(
     "/v1/jobs/{job_id}/cancel",
     response_model=JobStatus,
-    responses=error_responses(401, 404, 409, 503, examples=["not_cancellable"]),
+    responses=error_responses(401, 404, 409, 429, 503, examples=["not_cancellable"]),
     summary="Cancel a queued job",
 )
 async def cancel(

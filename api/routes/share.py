@@ -18,7 +18,7 @@ router = APIRouter(tags=["gallery"])
     "/v1/jobs/{job_id}/share",
     response_model=ShareLinkBody,
     status_code=201,
-    responses=error_responses(401, 404, 409, 503, examples=["not_saved"]),
+    responses=error_responses(401, 404, 409, 429, 503, examples=["not_saved"]),
     summary="Issue a share link",
 )
 async def create_share(
@@ -39,7 +39,7 @@ async def create_share(
     "/v1/jobs/{job_id}/share",
     status_code=204,
     response_class=Response,
-    responses=error_responses(401, 404, 503),
+    responses=error_responses(401, 404, 429, 503),
     summary="Revoke a track's share links",
 )
 async def delete_share(

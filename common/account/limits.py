@@ -13,17 +13,25 @@ from common.errors import RateLimitedError
 
 
 class RequestRateLimiter:
-    def __init__(self, redis_url: str, default: str) -> None:
+    def __init__(self, redis_url: str, default: str, *, reads: str) -> None:
         backend = storage.RedisStorage(redis_url) if redis_url else storage.MemoryStorage()
         self._limiter = strategies.MovingWindowRateLimiter(backend)
         self._default = parse(default)
+        self._reads = parse(reads)
 
     def check(self, *, api_key_id: str, override: str | None = None) -> None:
-        """Count one request of the key; RateLimitedError (429) with Retry-After when over."""
-        item: RateLimitItem = parse(override) if override else self._default
-        if self._limiter.hit(item, "api-key", api_key_id):
+        """Count one request of the key that may spend (the account may override the rate);
+        RateLimitedError (429) with Retry-After when over."""
+        self._hit(parse(override) if override else self._default, "api-key", api_key_id)
+
+    def check_read(self, *, api_key_id: str) -> None:
+        """Count one read of the key, against the reads' own budget."""
+        self._hit(self._reads, "api-key-reads", api_key_id)
+
+    def _hit(self, item: RateLimitItem, namespace: str, api_key_id: str) -> None:
+        if self._limiter.hit(item, namespace, api_key_id):
             return
-        reset_at, _ = self._limiter.get_window_stats(item, "api-key", api_key_id)
+        reset_at, _ = self._limiter.get_window_stats(item, namespace, api_key_id)
         retry_after = max(1, math.ceil(reset_at - time.time()))
         raise RateLimitedError(
             f"Too many requests for this API key (limit {item}); retry in {retry_after} s.",

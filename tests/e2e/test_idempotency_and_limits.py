@@ -92,6 +92,7 @@ def limited(e2e_database: str, tmp_path_factory: pytest.TempPathFactory) -> Iter
         database_url=e2e_database,
         env={
             "RATE_LIMIT_PER_KEY": "3/minute",
+            "RATE_LIMIT_READS_PER_KEY": "5/minute",
             "MAX_CONCURRENT_JOBS_PER_ACCOUNT": "2",
             "OFFLINE_LATENCY_MS": "1500",
         },
@@ -113,6 +114,18 @@ def test_request_rate_per_key(limited: Stack) -> None:
     limited.cli("accounts", "limits", account_id, "--rate", "10/minute", "--max-concurrent", "2")
     with limited.client(key) as client:
         assert client.post("/v1/audio/music", json=BODY).status_code == 200
+
+
+def test_reads_have_a_budget_of_their_own(limited: Stack) -> None:
+    _, key = limited.account("5")
+    with limited.client(key) as client:
+        statuses = [client.get("/v1/jobs/job_nope").status_code for _ in range(5)]
+        refused = client.get("/v1/gallery")
+        made = client.post("/v1/audio/music", json=BODY)
+    assert statuses == [404] * 5
+    assert refused.status_code == 429 and refused.json()["error"]["code"] == "rate_limited"
+    assert 1 <= int(refused.headers["retry-after"]) <= 60
+    assert made.status_code == 200  # reads do not spend the budget for making tracks
 
 
 def test_concurrent_jobs_per_account(limited: Stack, e2e_database: str) -> None:
