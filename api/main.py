@@ -12,9 +12,10 @@ import redis
 import sqlalchemy.exc
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, RedirectResponse, Response
 from fastapi_offline import FastAPIOffline
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 
 from api import metrics as metrics_routes
 from api.db import in_transaction
@@ -62,7 +63,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         # Metrics are Prometheus and logs are JSON lines (docs/operations.md): FastAPI's own
         # OpenTelemetry hooks would only ask, on every request, whether a provider was set up.
         telemetry={"tracing": False, "metrics": False, "logs": False},
+        # Starlette's own trailing-slash redirect points at whatever Host the caller sent;
+        # _http_error redirects from PUBLIC_BASE_URL instead.
+        redirect_slashes=False,
     )
+    app.state.public_base_url = settings.effective_public_base_url
     app.add_middleware(BodyLimitMiddleware)
     app.add_middleware(MetricsMiddleware)
     app.add_middleware(RequestIdMiddleware)
@@ -162,15 +167,30 @@ async def _validation_error(_: Request, exc: Exception) -> JSONResponse:
     return JSONResponse(error.to_body(), status_code=400)
 
 
+def _without_trailing_slash(request: Request) -> str | None:
+    """The public URL of the route `request` names but for a trailing slash, if one exists."""
+    path = request.url.path
+    if request.method not in ("GET", "HEAD") or path == "/" or not path.endswith("/"):
+        return None
+    scope = dict(request.scope) | {"path": path.rstrip("/")}
+    if not any(route.matches(scope)[0] == Match.FULL for route in request.app.router.routes):
+        return None
+    query = f"?{request.url.query}" if request.url.query else ""
+    return f"{request.app.state.public_base_url}{path.rstrip('/')}{query}"
+
+
 async def _dependency_down(_: Request, exc: Exception) -> JSONResponse:
     log.warning("dependency unavailable: %s", type(exc).__name__)
     error = ServiceUnavailableError("A dependency of the gateway is unavailable; retry shortly.")
     return JSONResponse(error.to_body(), status_code=503, headers={"Retry-After": "5"})
 
 
-async def _http_error(request: Request, exc: Exception) -> JSONResponse:
-    """Starlette's own errors (unknown route, wrong method) in the same envelope."""
+async def _http_error(request: Request, exc: Exception) -> Response:
+    """Starlette's own errors (unknown route, wrong method) in the same envelope; a GET of a
+    known route with a trailing slash is redirected to it, on the gateway's public base."""
     assert isinstance(exc, StarletteHTTPException)
+    if exc.status_code == 404 and (target := _without_trailing_slash(request)) is not None:
+        return RedirectResponse(target, status_code=307)
     if exc.status_code == 404:
         error: AppError = NotFoundError(f"No route {request.method} {request.url.path}.")
     else:

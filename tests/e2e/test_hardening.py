@@ -120,3 +120,14 @@ def test_a_gallery_cursor_this_api_never_returned_is_a_400(
     r = client.get("/v1/gallery", params={"cursor": cursor})
     assert r.status_code == 400, r.text
     assert r.json()["error"]["param"] == "cursor"
+
+
+def test_a_trailing_slash_redirect_is_built_from_the_public_base_not_the_host_header(
+    stack: Stack,
+) -> None:
+    with stack.client() as client:
+        r = client.get("/gallery/", headers={"Host": "evil.example"}, params={"page": "2"})
+        unknown = client.get("/no/such/route/", headers={"Host": "evil.example"})
+    assert r.status_code == 307
+    assert r.headers["location"] == f"{stack.base_url}/gallery?page=2"
+    assert unknown.status_code == 404 and "location" not in unknown.headers
