@@ -6,7 +6,9 @@ succeeded track, a saved one, one still running), so the job endpoints are exerc
 their 404. The account holds $50: enough for a few tracks, then 402s.
 
 Checks: no 5xx, and every answer conforms to the schema (its status code is documented, its
-Content-Type is one the operation declares, its body validates).
+Content-Type is one the operation declares, its body validates). Besides what the schema
+describes, the bodies carry what hostile clients send (tests/faults/fuzz_hooks.py): lone
+surrogates, integers of thousands of digits, nesting thousands deep.
 
 What the fuzzer has found is pinned down as plain requests too, so it fails the same way on
 every run rather than on the runs whose random data happens to hit it.
@@ -15,6 +17,7 @@ every run rather than on the runs whose random data happens to hit it.
 from __future__ import annotations
 
 import json
+import os
 import re
 import subprocess
 import sys
@@ -110,7 +113,10 @@ def test_fuzzing_finds_no_server_error_and_no_schema_violation(
         "--report-dir",
         str(reports),
     ]
-    done = subprocess.run(command, capture_output=True, text=True, timeout=240)
+    hooks = {"SCHEMATHESIS_HOOKS": str(Path(__file__).with_name("fuzz_hooks.py"))}
+    done = subprocess.run(
+        command, capture_output=True, text=True, timeout=240, env=os.environ | hooks
+    )
     output = done.stdout + done.stderr
     generated = re.search(r"(\d+) generated", output)
     failures = re.search(r"(\d+) failures?", output)
