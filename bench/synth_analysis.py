@@ -202,7 +202,7 @@ def _mark(ok: bool | None) -> str:
 
 
 def write_report(rows: list[Row], summary: dict) -> None:
-    """The markdown table for the README."""
+    """The markdown table for bench/synth_report.md."""
     lines = [
         "| prompt | model | genre | key → detected | bpm → detected | tempo | key | "
         "chorus − verse | LUFS | dBTP | clicks | exact | same bytes | × real time |",

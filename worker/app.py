@@ -1,4 +1,4 @@
-"""The Celery app and its settings (why each one: see the README's reliability section)."""
+"""The Celery app and its settings (why each one: docs/architecture.md, "Queue settings")."""
 
 from __future__ import annotations
 
