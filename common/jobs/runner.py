@@ -44,7 +44,7 @@ from common.providers.base import (
     ProviderTransientError,
 )
 from common.providers.limits import ConcurrencyLimiter
-from common.storage.base import SAVED_PREFIX, BlobStore, StorageError, StoredObject
+from common.storage.base import BlobStore, StorageError, StoredObject, saved_key
 from common.webhooks.service import send_due, target_url
 
 log = logging.getLogger(__name__)
@@ -212,7 +212,7 @@ def _store(ctx: JobContext, job: Job, audio: GeneratedAudio) -> StoredObject:
     if job.save_to_blob:
         requested = get_format(job.response_format)
         fmt = requested if requested.kind == "mp3" else get_format(DEFAULT_FORMAT)
-        key = f"{SAVED_PREFIX}{job.account_id}/{job.id}.{fmt.extension}"
+        key = saved_key(fmt.extension)
     else:
         fmt = get_format(job.response_format)
         key = f"audio/{job.account_id}/{job.id}.{fmt.extension}"

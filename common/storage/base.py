@@ -1,13 +1,15 @@
 """The blob-store interface.
 
 Keys are paths like `audio/<account>/<job>.mp3` (retained for a while, private) and
-`saved/<account>/<job>.mp3` (permanent, public), with the saved track's waveform picture beside
-it at `saved/<account>/<job>.png`. Every backend stores them all; only saved objects are given a
-public URL.
+`saved/<32 random hex>.mp3` (permanent, public; see `saved_key`), with the saved track's
+waveform picture beside it at `saved/<32 random hex>.png`. Saved objects stored before that
+form keep their `saved/<account>/<job>.mp3` keys: their URLs were handed out as permanent.
+Every backend stores them all; only saved objects are given a public URL.
 """
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Protocol
@@ -25,10 +27,43 @@ class StoredObject:
     url: str | None = None
 
 
+def saved_key(extension: str) -> str:
+    """A new saved object's key: 128 random bits, so its public URL can be neither guessed
+    nor read back to an account or a job."""
+    return f"{SAVED_PREFIX}{secrets.token_hex(16)}.{extension}"
+
+
 def waveform_key(audio_key: str) -> str:
     """Where a saved track's waveform picture is kept: beside the audio, as `.png`."""
     stem, dot, _ = audio_key.rpartition(".")
     return f"{stem if dot else audio_key}.png"
+
+
+def iter_range(store: BlobStore, key: str, *, start: int, stop: int) -> Iterator[bytes]:
+    """Bytes `start` to `stop` (exclusive) of an object, opened now (BlobNotFound if absent).
+
+    The stores read objects from their first byte, so the bytes before `start` are read and
+    dropped: a seek in a saved track (a few MB at most) costs at worst the track once.
+    """
+    chunks = store.iter_chunks(key)
+    return _slice(chunks, start=start, stop=stop)
+
+
+def _slice(chunks: Iterator[bytes], *, start: int, stop: int) -> Iterator[bytes]:
+    at = 0
+    try:
+        for chunk in chunks:
+            end = at + len(chunk)
+            if end > start:
+                yield chunk[max(start - at, 0) : min(stop - at, len(chunk))]
+            at = end
+            if at >= stop:
+                return
+    finally:
+        # Stopping early must let go of the store's connection or file now, not at collection.
+        close = getattr(chunks, "close", None)
+        if close is not None:
+            close()
 
 
 class BlobNotFound(Exception):
