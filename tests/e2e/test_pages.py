@@ -123,6 +123,12 @@ def waveform_of(url: str) -> httpx.Response:
         time.sleep(0.2)
 
 
+def assert_link_is_off(share_url: str) -> None:
+    """A revoked (or replaced) link: its page and everything the page used are 404s."""
+    for path in ("", "/audio", "/download", "/waveform.png"):
+        assert httpx.get(f"{share_url}{path}").status_code == 404, path
+
+
 def test_save_to_blob_contract(site: Stack) -> None:
     account_id, key = site.account("10")
     saved = save_track(site, key, response_format="ulaw_8000", lyrics=LYRICS)
@@ -142,6 +148,9 @@ def test_save_to_blob_contract(site: Stack) -> None:
         saved["cost_usd"],
         saved["balance_usd"],
     ) == ("audio.generation", "audio", 4.0, 0.54, 9.46)
+    # The key is random: the URL names neither the account nor the job.
+    assert re.search(r"/saved/[0-9a-f]{32}\.mp3$", saved["url"]), saved["url"]
+    assert account_id not in saved["url"] and saved["job_id"] not in saved["url"]
     public = httpx.get(saved["url"])  # no credentials: the URL is public
     assert public.status_code == 200 and public.headers["content-type"] == "audio/mpeg"
     with site.client(key) as client:
@@ -154,7 +163,7 @@ def test_save_to_blob_contract(site: Stack) -> None:
 
 
 def test_gallery_share_and_revoke_in_a_browser(site: Stack, browser: Browser) -> None:
-    _, key = site.account("10")
+    account_id, key = site.account("10")
     save_track(site, key, prompt="late night lo-fi beat with warm vinyl crackle")
     saved = save_track(site, key, lyrics=LYRICS, model="minimax-music")
     owner = browser.new_context()
@@ -185,18 +194,39 @@ def test_gallery_share_and_revoke_in_a_browser(site: Stack, browser: Browser) ->
         <= 0.2
     )
     track.locator("button", has_text="Share").click()
+    first_url = page.input_value("#new-share-link")
+    assert httpx.get(first_url).status_code == 200
+    # A new link retires the old one, and everything its page used.
+    track.locator("button", has_text="New share link").click()
     share_url = page.input_value("#new-share-link")
+    assert share_url != first_url
+    assert_link_is_off(first_url)
     assert page.get_attribute("#new-share-link", "readonly") is not None
+    # Beside "Stop sharing", what it does and what it does not.
+    note = track.locator(".share-note").inner_text()
+    assert "off at once" in note and "permanent file URL" in note and "keeps working" in note
     track.locator("details.lyrics summary").click()
     shoot(page, f"gallery-{site_name(site)}")
 
     visitor = browser.new_context()  # no cookies at all
     public_page = visitor.new_page()
+    fetched: list[str] = []
+    public_page.on("request", lambda request: fetched.append(request.url))
     response = public_page.goto(share_url)
     assert response is not None and response.status == 200
     assert response.headers["referrer-policy"] == "no-referrer"
+    assert "media-src 'self'" in response.headers["content-security-policy"]
+    # The page names neither the permanent URL (nor its key) nor the account.
+    html = response.text()
+    object_name = saved["url"].rsplit("/", 1)[1].removesuffix(".mp3")
+    for secret in (saved["url"], object_name, account_id, "/saved/", "/blobs/"):
+        assert secret not in html, secret
     og_audio = public_page.get_attribute("meta[property='og:audio']", "content")
-    assert og_audio == saved["url"]
+    assert og_audio == f"{share_url}/audio"
+    assert (
+        public_page.get_attribute("audio", "src")
+        == f"{share_url.removeprefix(site.base_url)}/audio"
+    )
     assert abs(audio_duration(public_page) - saved["duration_sec"]) <= 0.2
     assert PROMPT in public_page.inner_text(".prompt") and public_page.title() != "pwned"
     meta = {
@@ -219,9 +249,14 @@ def test_gallery_share_and_revoke_in_a_browser(site: Stack, browser: Browser) ->
     assert public_page.input_value("#share-link") == share_url
     lyrics = public_page.inner_text(".lyrics")
     assert "CHORUS" in lyrics.upper() and "Sing it <i>loud</i>" in lyrics
+    mp3 = httpx.get(saved["url"]).content
     shared_mp3 = httpx.get(f"{site.base_url}{public_page.get_attribute('a[download]', 'href')}")
-    assert shared_mp3.status_code == 200 and shared_mp3.content == httpx.get(saved["url"]).content
+    assert shared_mp3.status_code == 200 and shared_mp3.content == mp3
     shoot(public_page, f"share-{site_name(site)}")
+    # Everything the page loaded (its picture, its audio) came through the token.
+    assert fetched and all(url.startswith(f"{share_url}") for url in fetched), fetched
+    assert any(url == f"{share_url}/audio" for url in fetched)
+    assert_plays_in_ranges(og_audio, mp3)
 
     page.locator(
         f"article[data-job-id='{saved['job_id']}'] button", has_text="Stop sharing"
@@ -229,8 +264,39 @@ def test_gallery_share_and_revoke_in_a_browser(site: Stack, browser: Browser) ->
     page.wait_for_url(f"{site.base_url}/gallery")
     gone = public_page.goto(share_url)
     assert gone is not None and gone.status == 404
+    assert_link_is_off(share_url)
+    assert page.locator(f"{card} .share-note").count() == 0
+    # The permanent URL is the owner's, by contract: stopping a share leaves it alone.
+    assert httpx.get(saved["url"]).status_code == 200
     owner.close()
     visitor.close()
+
+
+def assert_plays_in_ranges(audio_url: str, mp3: bytes) -> None:
+    """`/s/{token}/audio` answers whole, and in the byte ranges a player asks for."""
+    size = len(mp3)
+    whole = httpx.get(audio_url)
+    assert whole.status_code == 200 and whole.content == mp3
+    assert whole.headers["content-type"] == "audio/mpeg"
+    assert whole.headers["accept-ranges"] == "bytes"
+    assert whole.headers["cache-control"].startswith("private")
+    for asked, start, stop in (
+        ("bytes=0-", 0, size),
+        ("bytes=0-99", 0, 100),
+        ("bytes=100-", 100, size),
+        ("bytes=-100", size - 100, size),
+        (f"bytes={size - 10}-{size + 1000}", size - 10, size),
+    ):
+        part = httpx.get(audio_url, headers={"Range": asked})
+        assert part.status_code == 206, asked
+        assert part.headers["content-range"] == f"bytes {start}-{stop - 1}/{size}", asked
+        assert part.headers["content-type"] == "audio/mpeg", asked
+        assert part.content == mp3[start:stop], asked
+    past = httpx.get(audio_url, headers={"Range": f"bytes={size}-"})
+    assert past.status_code == 416 and past.headers["content-range"] == f"bytes */{size}"
+    # Several ranges at once are answered with the whole track, as RFC 9110 allows.
+    several = httpx.get(audio_url, headers={"Range": "bytes=0-1,5-6"})
+    assert several.status_code == 200 and several.content == mp3
 
 
 def test_state_changes_need_the_csrf_token(site: Stack, browser: Browser) -> None:
@@ -297,7 +363,7 @@ def test_unknown_share_token_is_404(site: Stack, browser: Browser) -> None:
     assert page.locator(".brand").count() == 1 and "Nothing playing here" in page.inner_text("h1")
     shoot(page, f"not-found-{site_name(site)}")
     context.close()
-    assert httpx.get(f"{site.base_url}/s/not-a-real-token/waveform.png").status_code == 404
+    assert_link_is_off(f"{site.base_url}/s/not-a-real-token")
 
 
 def test_delete_a_track(site: Stack, browser: Browser) -> None:
@@ -328,10 +394,11 @@ def test_delete_a_track(site: Stack, browser: Browser) -> None:
         listed = [item["job_id"] for item in client.get("/v1/gallery").json()["data"]]
         job = client.get(f"/v1/jobs/{doomed['job_id']}").json()
     assert listed == [kept["job_id"]]
-    # The job and its charge stay on record, and the ledger still adds up.
+    # The job and its charge stay on record, the ledger still adds up, and every track kept
+    # (stored under a random key) is found in the store.
     assert job["status"] == "succeeded" and job.get("url") is None
     assert site.balance(account_id) == "8.38"
-    site.cli("ledger", "verify", "--account", account_id)
+    site.cli("ledger", "verify", "--objects", "--account", account_id)
 
 
 def test_gallery_pages_in_a_browser(site: Stack, browser: Browser) -> None:
