@@ -34,9 +34,7 @@ BEARER = "bearerAuth"
 EXAMPLE_JOB_ID = "job_5f0c2a9e3b8d4e71a6c2d9f04b7e1a38"
 EXAMPLE_CREATED_AT = "2026-11-27T10:15:02.481516+00:00"
 EXAMPLE_FINISHED_AT = "2026-11-27T10:15:09.102377+00:00"
-EXAMPLE_SAVED_URL = (
-    f"http://127.0.0.1:8000/blobs/saved/acct_0b6e4d2c9a7f41e3b5d8c1a2f3e4d5c6/{EXAMPLE_JOB_ID}.mp3"
-)
+EXAMPLE_SAVED_URL = "http://127.0.0.1:8000/blobs/saved/5d0f8e2a9b7c41d3a6e1f0b2c4d8a3c1.mp3"
 
 _DECIMAL = {"type": "string", "pattern": r"^[0-9]+(\.[0-9]+)?$"}
 JOB_ID_HEADERS: dict[str, Any] = {

@@ -67,7 +67,7 @@ def test_ledger_verify_with_objects_reports_a_charged_track_whose_audio_is_gone(
     verify = [sys.executable, "-m", "api.cli", "ledger", "verify", "--objects"]
     clean = subprocess.run(verify, env=embedded.env, capture_output=True, text=True)
     assert clean.returncode == 0, clean.stdout
-    [mp3] = list(embedded.data_dir.rglob(f"{job_id}.mp3"))
+    [mp3] = list(embedded.data_dir.rglob(r.json()["url"].rsplit("/", 1)[1]))
     mp3.unlink()
     broken = subprocess.run(verify, env=embedded.env, capture_output=True, text=True)
     assert broken.returncode == 1
