@@ -554,8 +554,12 @@ def serve(host: str | None, port: int | None, workers: int) -> None:
     """Run the HTTP API (with an in-process worker when no REDIS_URL is set)."""
     import uvicorn
 
+    from api.server import DeadlineProtocol, raise_open_file_limit
+
     settings = get_settings()
     configure_logging(level=settings.log_level, fmt=settings.log_format)
+    # One descriptor per connection, plus the database, Redis and blob-store pools.
+    raise_open_file_limit(settings.http_max_concurrency + 256)
     uvicorn.run(
         "api.main:create_app",
         factory=True,
@@ -564,6 +568,16 @@ def serve(host: str | None, port: int | None, workers: int) -> None:
         workers=workers if not settings.embedded else 1,
         log_config=None,  # keep the JSON logging configured above
         access_log=False,  # the request-id middleware logs each request, with its id
+        # uvicorn's own read timeout is only the keep-alive one; the protocol adds head and body
+        # deadlines (see api/server.py).
+        http=DeadlineProtocol,
+        timeout_keep_alive=settings.http_keepalive_timeout_s,
+        # Counted per process over open connections and requests in flight: 4,096 leaves room
+        # for the 2,000 callers a process is built to hold open, their polls and event streams.
+        limit_concurrency=settings.http_max_concurrency,
+        # Passed here so .env applies too (uvicorn would read only the process environment).
+        proxy_headers=True,
+        forwarded_allow_ips=settings.forwarded_allow_ips,
     )
 
 

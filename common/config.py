@@ -32,6 +32,16 @@ class Settings(BaseSettings):
 
     host: str = "127.0.0.1"
     port: int = 8000
+    # An idle connection is closed this long after its last response (uvicorn's keep-alive).
+    http_keepalive_timeout_s: int = Field(default=20, ge=1)
+    # A client must send a whole request head within this, from connecting or from its first byte.
+    http_header_timeout_s: float = Field(default=10.0, gt=0)
+    # A client must send a whole request body (at most 64 KiB) within this once its head is in.
+    http_body_timeout_s: float = Field(default=30.0, gt=0)
+    # Open connections, or requests in flight, per API process beyond which uvicorn answers 503.
+    http_max_concurrency: int = Field(default=4096, ge=1)
+    # Peers whose X-Forwarded-For/-Proto are believed: comma-separated IPs or networks, or *.
+    forwarded_allow_ips: str = "127.0.0.1,::1"
 
     # How long the API keeps a caller waiting before answering 202 with the job id.
     sync_wait_limit_s: float = 600.0
