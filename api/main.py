@@ -15,6 +15,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from fastapi_offline import FastAPIOffline
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.requests import ClientDisconnect
 from starlette.routing import Match
 
 from api import metrics as metrics_routes
@@ -88,6 +89,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_exception_handler(sqlalchemy.exc.OperationalError, _dependency_down)
     app.add_exception_handler(sqlalchemy.exc.InterfaceError, _dependency_down)
     app.add_exception_handler(redis.RedisError, _dependency_down)
+    # A caller that went away (or was cut off for sending too slowly) mid-body: no one is left
+    # to answer, and nothing was held.
+    app.add_exception_handler(ClientDisconnect, _client_gone)
     document_api(app)
     return app
 
@@ -177,6 +181,11 @@ def _without_trailing_slash(request: Request) -> str | None:
         return None
     query = f"?{request.url.query}" if request.url.query else ""
     return f"{request.app.state.public_base_url}{path.rstrip('/')}{query}"
+
+
+async def _client_gone(request: Request, exc: Exception) -> Response:
+    log.info("client went away before its request body arrived: %s", request.url.path)
+    return Response(status_code=499)
 
 
 async def _dependency_down(_: Request, exc: Exception) -> JSONResponse:
