@@ -253,12 +253,14 @@ def _account_text(payload: dict[str, Any]) -> str:
 @accounts_group.command("limits")
 @click.argument("account_id")
 @click.option("--rate", default=None, help="Requests per API key, e.g. 60/minute.")
-@click.option("--max-concurrent", type=int, default=None, help="Jobs in flight at once.")
-def accounts_limits(account_id: str, rate: str | None, max_concurrent: int | None) -> None:
+@click.option(
+    "--max-concurrent", "max_in_flight", type=int, default=None, help="Jobs in flight at once."
+)
+def accounts_limits(account_id: str, rate: str | None, max_in_flight: int | None) -> None:
     """Override the account's abuse limits (an option left out resets it to the default)."""
     with transaction(_sessions()) as session:
         account = accounts.set_limits(
-            session, account_id=account_id, rate_limit=rate, max_concurrent_jobs=max_concurrent
+            session, account_id=account_id, rate_limit=rate, max_in_flight=max_in_flight
         )
     _emit(
         {

@@ -172,7 +172,7 @@ def raw_pair(conn: psycopg.Connection[Any], account_id: str, job_id: str) -> Non
             "account_id": account_id,
             "job_id": job_id,
             "amount": PRICE,
-            "max_active": ledger_sql.NO_LIMIT,
+            "max_in_flight": ledger_sql.NO_LIMIT,
             "now": now,
         }
         | {f"job_row_{name}": value for name, value in row.items()}

@@ -59,6 +59,9 @@ class Settings(BaseSettings):
     # Reads (GET /v1/jobs/…, /v1/gallery, share links) have a budget of their own per key, so
     # polling a job cannot use up the budget for making tracks, nor flood the database.
     rate_limit_reads_per_key: str = "1200/minute"
+    # The in-flight cap: inside the code it is `max_in_flight` (counted by the account's
+    # `active_holds`); this field, its env var and the column `account.max_concurrent_jobs`
+    # keep their public names.
     max_concurrent_jobs_per_account: int = Field(default=50, ge=1)
     idempotency_ttl_hours: float = 24.0
 

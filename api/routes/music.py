@@ -196,8 +196,7 @@ def _accept(
             request=music,
             max_runtime_s=state.settings.job_max_runtime_s,
             save_to_blob=saving,
-            max_concurrent=principal.max_concurrent_jobs
-            or state.settings.max_concurrent_jobs_per_account,
+            max_in_flight=principal.max_in_flight or state.settings.max_concurrent_jobs_per_account,
             idempotency=_idempotency(idempotency_key, state, body, saving),
         )
     if created:

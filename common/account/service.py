@@ -25,7 +25,7 @@ class Principal:
     account_id: str
     api_key_id: str
     rate_limit: str | None = None  # the account's override of the per-key request rate
-    max_concurrent_jobs: int | None = None  # the account's override of the jobs-in-flight limit
+    max_in_flight: int | None = None  # the account's override of the jobs-in-flight limit
 
 
 def create_account(session: Session, *, name: str, balance_micro_usd: int = 0) -> Account:
@@ -99,7 +99,7 @@ def set_limits(
     *,
     account_id: str,
     rate_limit: str | None,
-    max_concurrent_jobs: int | None,
+    max_in_flight: int | None,
 ) -> Account:
     """Override (or, with None, reset to the defaults) an account's abuse limits."""
     if rate_limit is not None:
@@ -109,7 +109,7 @@ def set_limits(
             raise InvalidRequestError(f"{rate_limit!r} is not a rate like '60/minute'.") from exc
     account = get_account(session, account_id)
     account.rate_limit = rate_limit
-    account.max_concurrent_jobs = max_concurrent_jobs
+    account.max_concurrent_jobs = max_in_flight
     session.flush()
     return account
 
@@ -163,5 +163,5 @@ def authenticate(session: Session, *, authorization: str | None) -> Principal:
         account_id=row.account_id,
         api_key_id=row.id,
         rate_limit=row.rate_limit,
-        max_concurrent_jobs=row.max_concurrent_jobs,
+        max_in_flight=row.max_concurrent_jobs,
     )

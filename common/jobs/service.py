@@ -38,10 +38,10 @@ def submit_job(
     max_runtime_s: int,
     save_to_blob: bool = False,
     job_id: str | None = None,
-    max_active: int | None = None,
+    max_in_flight: int | None = None,
 ) -> Job:
     """Create a queued job together with its hold: BillingError (402) when the balance is
-    short, ledger.ActiveLimitReached when the account has `max_active` jobs in flight.
+    short, ledger.InFlightLimitReached when the account already has `max_in_flight` in flight.
 
     On Postgres the job's row and its hold are one statement: in a `one_statement` session it
     commits by itself, so the account row it locks is never held across a round trip."""
@@ -74,7 +74,7 @@ def submit_job(
         account_id=account_id,
         job_id=job_id,
         amount_micro_usd=cost,
-        max_active=max_active,
+        max_in_flight=max_in_flight,
         hold_id=row["hold_id"],
         job_row=row,
     )
@@ -103,12 +103,12 @@ def accept_job(
     request: MusicRequest,
     max_runtime_s: int,
     save_to_blob: bool,
-    max_concurrent: int,
+    max_in_flight: int,
     idempotency: Idempotency | None = None,
     job_id: str | None = None,
 ) -> tuple[Job, bool]:
     """Submit a job, or find the one an Idempotency-Key already made; (job, newly created).
-    `max_concurrent`: the account's limit of jobs in flight (read with its key)."""
+    `max_in_flight`: the account's limit of jobs in flight (read with its key)."""
     job_id = job_id or new_job_id()
     if idempotency is not None:
         existing = idempotency_keys.reserve(
@@ -132,9 +132,9 @@ def accept_job(
             max_runtime_s=max_runtime_s,
             save_to_blob=save_to_blob,
             job_id=job_id,
-            max_active=max_concurrent,
+            max_in_flight=max_in_flight,
         )
-    except ledger.ActiveLimitReached as exc:
+    except ledger.InFlightLimitReached as exc:
         raise too_many_in_flight(exc.limit) from None
     return job, True
 

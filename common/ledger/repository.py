@@ -52,7 +52,9 @@ def pg_hold(with_job: bool) -> Select[Any]:
         select(
             account.id,
             (account.balance_micro_usd - account.held_micro_usd >= amount).label("covered"),
-            (account.active_holds < bindparam("max_active", type_=Integer())).label("under_limit"),
+            (account.active_holds < bindparam("max_in_flight", type_=Integer())).label(
+                "under_limit"
+            ),
         )
         .where(account.id == bindparam("account_id", type_=String()))
         .with_for_update()
@@ -202,7 +204,7 @@ class HoldOutcome(enum.Enum):
 
     PLACED = "placed"
     SHORT = "short"  # the available balance does not cover the amount
-    AT_LIMIT = "at_limit"  # the balance covers it, but the account has max_active holds
+    AT_LIMIT = "at_limit"  # the balance covers it, but the account has max_in_flight holds
 
 
 def hold(
@@ -212,12 +214,12 @@ def hold(
     account_id: str,
     job_id: str,
     amount: int,
-    max_active: int = NO_LIMIT,
+    max_in_flight: int = NO_LIMIT,
     now: datetime,
     job_row: Mapping[str, Any] | None = None,
 ) -> HoldOutcome:
     """Reserve `amount` and record the hold if the available balance covers it and the account
-    has fewer than `max_active` active holds; otherwise nothing is written and the outcome says
+    has fewer than `max_in_flight` active holds; otherwise nothing is written and the outcome says
     which condition failed, as the account row stood when it was judged. With `job_row` (every
     column of the job `job_id`), that row is written with the hold, or not at all: on Postgres
     in the same statement."""
@@ -227,7 +229,7 @@ def hold(
             "account_id": account_id,
             "job_id": job_id,
             "amount": amount,
-            "max_active": max_active,
+            "max_in_flight": max_in_flight,
             "now": now,
         }
         if job_row is not None:
@@ -241,7 +243,7 @@ def hold(
         .where(
             Account.id == account_id,
             Account.balance_micro_usd - Account.held_micro_usd >= amount,
-            Account.active_holds < max_active,
+            Account.active_holds < max_in_flight,
         )
         .values(
             held_micro_usd=Account.held_micro_usd + amount,
@@ -255,7 +257,7 @@ def hold(
         judged = session.execute(
             select(
                 Account.balance_micro_usd - Account.held_micro_usd >= amount,
-                Account.active_holds < max_active,
+                Account.active_holds < max_in_flight,
             ).where(Account.id == account_id)
         ).first()
         if judged is None:

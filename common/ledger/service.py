@@ -15,7 +15,7 @@ from common.models import Hold
 from common.pricing import format_usd
 
 
-class ActiveLimitReached(Exception):
+class InFlightLimitReached(Exception):
     """The account already has as many holds (jobs in flight) as its limit allows."""
 
     def __init__(self, limit: int) -> None:
@@ -45,13 +45,13 @@ def place_hold(
     account_id: str,
     job_id: str,
     amount_micro_usd: int,
-    max_active: int | None = None,
+    max_in_flight: int | None = None,
     hold_id: str | None = None,
     job_row: Mapping[str, Any] | None = None,
 ) -> Hold:
     """Reserve a job's full cost in one conditional statement, or raise BillingError (402)
-    when the available balance is short, or ActiveLimitReached when the account already has
-    `max_active` holds. With `job_row`, the job's row is written with the hold (see
+    when the available balance is short, or InFlightLimitReached when the account already has
+    `max_in_flight` holds. With `job_row`, the job's row is written with the hold (see
     `repository.hold`). It locks the account row: send it alone in autocommit, or last before
     COMMIT."""
     hold = Hold(
@@ -68,14 +68,14 @@ def place_hold(
         account_id=account_id,
         job_id=job_id,
         amount=amount_micro_usd,
-        max_active=repository.NO_LIMIT if max_active is None else max_active,
+        max_in_flight=repository.NO_LIMIT if max_in_flight is None else max_in_flight,
         now=hold.created_at,
         job_row=job_row,
     )
     if outcome is repository.HoldOutcome.PLACED:
         return hold
-    if outcome is repository.HoldOutcome.AT_LIMIT and max_active is not None:
-        raise ActiveLimitReached(max_active)
+    if outcome is repository.HoldOutcome.AT_LIMIT and max_in_flight is not None:
+        raise InFlightLimitReached(max_in_flight)
     raise BillingError(
         f"Available balance is below this request's cost of "
         f"${format_usd(amount_micro_usd)}; top up the account and retry."

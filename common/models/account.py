@@ -25,7 +25,8 @@ class Account(Base):
     balance_micro_usd: Mapped[int] = mapped_column(BigInteger, default=0)
     held_micro_usd: Mapped[int] = mapped_column(BigInteger, default=0)
     active_holds: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
-    # Per-account overrides of the request-rate and concurrent-job limits (None: the settings').
+    # Per-account overrides of the request rate and of `max_in_flight`, the jobs-in-flight cap
+    # (None: the settings').
     rate_limit: Mapped[str | None] = mapped_column(String(64), nullable=True)
     max_concurrent_jobs: Mapped[int | None] = mapped_column(Integer, nullable=True)
     # Where job-ended webhooks go when a request names none, and the key that signs them all.

@@ -279,9 +279,9 @@ def test_a_refused_hold_says_why_from_its_own_statement(committed: sessionmaker[
                         account_id=account_id,
                         job_id=f"job_{uuid.uuid4().hex}",
                         amount_micro_usd=4_050_000,
-                        max_active=2,
+                        max_in_flight=2,
                     )
-            except ledger.ActiveLimitReached:
+            except ledger.InFlightLimitReached:
                 refusals.append("429")
                 continue
             except BillingError:

@@ -38,14 +38,14 @@ def db(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Session]:
         engine.dispose()
 
 
-def submit(session: Session, account_id: str, max_active: int | None = None) -> Job:
+def submit(session: Session, account_id: str, max_in_flight: int | None = None) -> Job:
     return jobs.submit_job(
         session,
         account_id=account_id,
         api_key_id=None,
         request=music_request(),
         max_runtime_s=600,
-        max_active=max_active,
+        max_in_flight=max_in_flight,
     )
 
 
@@ -120,23 +120,23 @@ def test_a_failed_job_releases_its_hold_and_its_place(db: Session) -> None:
 
 def test_the_in_flight_limit_is_the_count_of_active_holds(db: Session) -> None:
     account = create_account(db, balance_micro_usd=1_000_000)
-    first = submit(db, account.id, max_active=2)
-    submit(db, account.id, max_active=2)
-    with db.begin_nested(), pytest.raises(ledger.ActiveLimitReached) as refused:
-        submit(db, account.id, max_active=2)
+    first = submit(db, account.id, max_in_flight=2)
+    submit(db, account.id, max_in_flight=2)
+    with db.begin_nested(), pytest.raises(ledger.InFlightLimitReached) as refused:
+        submit(db, account.id, max_in_flight=2)
     assert refused.value.limit == 2
     assert standing(db, account.id) == (1_000_000, 2 * PRICE, 2)
     jobs.fail_job(db, job_id=first.id, code="cancelled", message="by the caller")
-    submit(db, account.id, max_active=2)
+    submit(db, account.id, max_in_flight=2)
     assert standing(db, account.id)[2] == 2
     assert verify_ledger(db, account_id=account.id) == []
 
 
 def test_a_short_balance_is_402_even_at_the_limit(db: Session) -> None:
     account = create_account(db, balance_micro_usd=PRICE)
-    submit(db, account.id, max_active=1)
+    submit(db, account.id, max_in_flight=1)
     with db.begin_nested(), pytest.raises(BillingError):
-        submit(db, account.id, max_active=1)
+        submit(db, account.id, max_in_flight=1)
     assert standing(db, account.id) == (PRICE, PRICE, 1)
 
 
