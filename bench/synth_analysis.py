@@ -45,8 +45,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from common.audio import codec  # noqa: E402
-from common.audio.synth import SAMPLE_RATE, compose, synthesize  # noqa: E402
-from common.audio.synth.style import PITCH_NAMES  # noqa: E402
+from common.providers.local.synth import SAMPLE_RATE, compose, synthesize  # noqa: E402
+from common.providers.local.synth.style import PITCH_NAMES  # noqa: E402
 
 CORPUS = ROOT / "tests" / "corpus" / "synth.json"
 REPORT = ROOT / "bench" / "synth_report.md"

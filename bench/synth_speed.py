@@ -24,7 +24,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from _harness import check, emit  # noqa: E402
 
 from common.audio import codec  # noqa: E402
-from common.audio.synth import synthesize  # noqa: E402
+from common.providers.local.synth import synthesize  # noqa: E402
 
 LENGTH_MS = 180_000
 

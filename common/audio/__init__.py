@@ -1,1 +1,1 @@
-"""Audio helpers: output formats, encoding and decoding, lyric parsing, the local synthesiser."""
+"""Audio helpers: output formats, encoding and decoding, lyric parsing, editing, waveforms."""

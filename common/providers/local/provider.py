@@ -18,8 +18,8 @@ from cachetools import LRUCache, cached
 from cachetools.keys import hashkey
 
 from common.audio import codec
-from common.audio.synth import synthesize
 from common.providers.base import GeneratedAudio, GenerationRequest, ProviderRejectedError
+from common.providers.local.synth import synthesize
 
 
 class LocalProvider:

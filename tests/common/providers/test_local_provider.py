@@ -6,10 +6,10 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from common.audio.synth import Track, synthesize
 from common.pricing import SKUS
 from common.providers.base import GenerationRequest
 from common.providers.local import provider as local
+from common.providers.local.synth import Track, synthesize
 
 
 def _request(prompt: str = "calm lofi beat", fmt: str = "mp3_44100_128") -> GenerationRequest:

@@ -1,7 +1,7 @@
 import pytest
 
-from common.audio.synth.genres import GENRE_BY_NAME, GENRES
-from common.audio.synth.style import MOODS, read_style
+from common.providers.local.synth.genres import GENRE_BY_NAME, GENRES
+from common.providers.local.synth.style import MOODS, read_style
 
 
 @pytest.mark.parametrize(

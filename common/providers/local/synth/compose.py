@@ -12,13 +12,13 @@ import hashlib
 import numpy as np
 
 from common.audio.lyrics import parse_lyrics
-from common.audio.synth.form import Form, Part, build_form
-from common.audio.synth.harmony import Key, Voicer
-from common.audio.synth.melody import phrase, syllable_vowels
-from common.audio.synth.patterns import BASS, COMP, UPSTROKE_STEPS
-from common.audio.synth.score import SAMPLE_RATE, Note, Score, Span
-from common.audio.synth.style import Style, read_style
-from common.audio.synth.voices import release_seconds
+from common.providers.local.synth.form import Form, Part, build_form
+from common.providers.local.synth.harmony import Key, Voicer
+from common.providers.local.synth.melody import phrase, syllable_vowels
+from common.providers.local.synth.patterns import BASS, COMP, UPSTROKE_STEPS
+from common.providers.local.synth.score import SAMPLE_RATE, Note, Score, Span
+from common.providers.local.synth.style import Style, read_style
+from common.providers.local.synth.voices import release_seconds
 
 _END_RAMP_SECONDS = 0.25  # the very end always closes to silence this fast
 _ACCENTS = {"X": 1.0, "x": 0.8, "o": 0.4}

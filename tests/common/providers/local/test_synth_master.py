@@ -3,8 +3,8 @@ import pyloudnorm
 import pytest
 from scipy.signal import resample_poly
 
-from common.audio.synth import SAMPLE_RATE, compose, master, render, synthesize
-from common.audio.synth.master import integrated_loudness, true_peak_dbfs
+from common.providers.local.synth import SAMPLE_RATE, compose, master, render, synthesize
+from common.providers.local.synth.master import integrated_loudness, true_peak_dbfs
 
 
 def true_peak(samples: np.ndarray) -> float:

@@ -2,7 +2,7 @@
 
 from dataclasses import dataclass
 
-from common.audio.synth.style import Style
+from common.providers.local.synth.style import Style
 
 SAMPLE_RATE = 44100
 

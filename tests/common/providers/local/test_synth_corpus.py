@@ -13,14 +13,14 @@ from scipy.ndimage import uniform_filter1d
 from scipy.signal import resample_poly
 
 from common.audio import codec
-from common.audio.synth import SAMPLE_RATE, Score, Track, compose, synthesize
-from common.audio.synth.genres import GENRES
-from common.audio.synth.style import read_style
+from common.providers.local.synth import SAMPLE_RATE, Score, Track, compose, synthesize
+from common.providers.local.synth.genres import GENRES
+from common.providers.local.synth.style import read_style
 
 CORPUS = {
     entry["id"]: entry
     for entry in json.loads(
-        (Path(__file__).parents[2] / "corpus" / "synth.json").read_text(encoding="utf-8")
+        (Path(__file__).parents[3] / "corpus" / "synth.json").read_text(encoding="utf-8")
     )
 }
 # Krumhansl & Kessler (1982) probe-tone profiles, C major and C minor.

@@ -3,7 +3,7 @@
 import math
 from dataclasses import dataclass
 
-from common.audio.synth.genres import Mode
+from common.providers.local.synth.genres import Mode
 
 SCALES: dict[Mode, tuple[int, ...]] = {
     "major": (0, 2, 4, 5, 7, 9, 11),

@@ -16,9 +16,9 @@ from typing import NamedTuple
 import numpy as np
 from scipy.fft import irfft, rfft
 
-from common.audio.synth.drums import DRUMS, render_drum
-from common.audio.synth.score import Score
-from common.audio.synth.voices import render_note
+from common.providers.local.synth.drums import DRUMS, render_drum
+from common.providers.local.synth.score import Score
+from common.providers.local.synth.voices import render_note
 
 _REVERB_DECIMATION = 8
 _REVERB_SECONDS = 1.8  # long enough for the longest tail (ambient), cut off by its envelope

@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from common.audio.synth.score import SAMPLE_RATE
+from common.providers.local.synth.score import SAMPLE_RATE
 
 SR = SAMPLE_RATE
 _TABLE_BITS = 12

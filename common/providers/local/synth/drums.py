@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from common.audio.synth.score import SAMPLE_RATE
+from common.providers.local.synth.score import SAMPLE_RATE
 
 SR = SAMPLE_RATE
 DRUMS = frozenset({"kick", "snare", "clap", "hat", "open_hat", "ride", "crash", "tom", "shaker"})

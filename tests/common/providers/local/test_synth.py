@@ -5,11 +5,11 @@ import pytest
 from scipy.ndimage import uniform_filter1d
 
 from common.audio import codec
-from common.audio.synth import SAMPLE_RATE, Track, compose, synthesize
-from common.audio.synth.drums import DRUMS, KITS, render_drum
-from common.audio.synth.genres import GENRES
-from common.audio.synth.harmony import Key
-from common.audio.synth.voices import INSTRUMENTS, render_note
+from common.providers.local.synth import SAMPLE_RATE, Track, compose, synthesize
+from common.providers.local.synth.drums import DRUMS, KITS, render_drum
+from common.providers.local.synth.genres import GENRES
+from common.providers.local.synth.harmony import Key
+from common.providers.local.synth.voices import INSTRUMENTS, render_note
 
 FOUR_LINES = "\n".join(
     [

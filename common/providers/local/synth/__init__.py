@@ -9,10 +9,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from common.audio.synth.compose import compose
-from common.audio.synth.master import master
-from common.audio.synth.render import render
-from common.audio.synth.score import SAMPLE_RATE, Score
+from common.providers.local.synth.compose import compose
+from common.providers.local.synth.master import master
+from common.providers.local.synth.render import render
+from common.providers.local.synth.score import SAMPLE_RATE, Score
 
 __all__ = ["SAMPLE_RATE", "Score", "Track", "compose", "master", "render", "synthesize"]
 

@@ -11,8 +11,8 @@ import math
 from dataclasses import dataclass, replace
 
 from common.audio.lyrics import Section
-from common.audio.synth.genres import Role
-from common.audio.synth.style import Style
+from common.providers.local.synth.genres import Role
+from common.providers.local.synth.style import Style
 
 MAX_SECONDS = 600  # lyric-derived pieces stop growing here; the rest of the lyrics is dropped
 _DEFAULT_SECONDS = 45  # an instrumental piece with no requested length

@@ -9,7 +9,7 @@ import hashlib
 import re
 from dataclasses import dataclass
 
-from common.audio.synth.genres import GENRES, Genre, Mode
+from common.providers.local.synth.genres import GENRES, Genre, Mode
 
 MIN_BPM = 60
 MAX_BPM = 180
