@@ -613,12 +613,14 @@ def worker(concurrency: int | None) -> None:
 
 @main.command("beat")
 def beat() -> None:
-    """Run periodic maintenance (the reaper of stuck jobs); safe to run more than one."""
+    """Run the maintenance loop: reap stuck jobs, purge expired audio, retry due webhooks.
+
+    Not Celery beat (the name is kept for existing deployments); safe to run more than one."""
     import signal
     import threading
 
-    from worker.beat import run_periodic
     from worker.context import get_context
+    from worker.maintenance import run_periodic
 
     settings = get_settings()
     configure_logging(level=settings.log_level, fmt=settings.log_format)

@@ -8,7 +8,7 @@ from celery import Celery
 
 from common.jobs.runner import JobContext
 from worker.app import QUEUE
-from worker.beat import run_periodic
+from worker.maintenance import run_periodic
 
 
 class EmbeddedWorker:

@@ -1,10 +1,11 @@
 """Periodic maintenance, independent of the queue: a killed or busy worker must not stop it.
 
-The reaper expires jobs stuck past their maximum runtime and releases their holds; the purge
-deletes unsaved audio past its retention period (never a saved track); the webhook pass retries
-deliveries that are due. All talk to
-the database directly (not through a Celery task) so it keeps working when every worker is
-down. Several copies may run: each settle is a compare-and-set, the first one wins.
+`musicgw beat` runs this loop (the command keeps its name; it is not Celery beat), and the
+embedded API process runs it in a thread. The reaper expires jobs stuck past their maximum
+runtime and releases their holds; the purge deletes unsaved audio past its retention period
+(never a saved track); the webhook pass retries deliveries that are due. All talk to the
+database directly (not through a Celery task) so it keeps working when every worker is down.
+Several copies may run: each settle is a compare-and-set, the first one wins.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ log = logging.getLogger(__name__)
 
 
 def run_periodic(context: JobContext, stop: threading.Event) -> None:
-    """Reap and purge every `reaper_interval_s` until `stop` is set."""
+    """Reap, purge and retry webhooks every `reaper_interval_s` until `stop` is set."""
     passes: dict[str, Callable[[JobContext], int]] = {
         "reaper": lambda ctx: len(reap(ctx)),
         "purge": purge_expired_audio,
