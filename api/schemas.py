@@ -322,7 +322,7 @@ JOB_EVENT: dict[str, Any] = {
 JOB_EVENT_EXAMPLE: dict[str, Any] = {
     "id": f"{EXAMPLE_JOB_ID}:running",
     "event": "running",
-    # An event is the job without its delivery log (common.jobs.present.ended_body).
+    # An event is the job without its delivery log (common.jobs.present.event_body).
     "data": json.dumps(
         {k: v for k, v in JobStatus.model_json_schema()["examples"][0].items() if k != "webhooks"}
         | {"status": "running", "duration_sec": None, "charged_usd": 0, "audio_url": None}

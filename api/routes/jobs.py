@@ -18,7 +18,7 @@ from api.responses import JOB_ID_HEADER, audio_response
 from api.schemas import AUDIO_CONTENT, JOB_EVENT, JOB_EVENT_EXAMPLE, JobStatus, error_responses
 from common.account.service import Principal
 from common.jobs import states
-from common.jobs.present import ended_body, job_body
+from common.jobs.present import event_body, job_body
 from common.jobs.service import cancel_job, get_job
 from common.models import Job
 from common.webhooks.service import deliveries_of
@@ -151,7 +151,7 @@ def _passed(job: Job) -> list[str]:
 
 
 def _event(job: Job, status: str) -> str:
-    data = json.dumps(ended_body(job, status))
+    data = json.dumps(event_body(job, status))
     return f"id: {job.id}:{status}\nevent: {status}\ndata: {data}\n\n"
 
 

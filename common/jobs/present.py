@@ -53,7 +53,7 @@ def saved_body(job: Job) -> dict[str, object]:
     }
 
 
-def ended_body(job: Job, status: str) -> dict[str, object]:
+def event_body(job: Job, status: str) -> dict[str, object]:
     """The job as an SSE event or a webhook shows it at `status`, which it has passed: once
     succeeded, with the save_to_blob answer's fields too (kind, balance_usd), in what is still a
     job object; at `queued` or `running`, as it stood then, so a stream opened after the job

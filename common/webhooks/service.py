@@ -24,7 +24,7 @@ from common.config import Settings
 from common.db import utcnow
 from common.errors import InvalidRequestError
 from common.jobs import states
-from common.jobs.present import ended_body
+from common.jobs.present import event_body
 from common.models import Account, Job, WebhookDelivery
 from common.net import AddressRefused, PublicAddressPolicy, pinned
 from common.webhooks.signing import new_secret, sign
@@ -69,7 +69,7 @@ def record_job_ended(session: Session, *, job: Job) -> WebhookDelivery | None:
     url = target_url(session, job=job)
     if not url or job.status not in states.TERMINAL:
         return None
-    data = ended_body(job, job.status)
+    data = event_body(job, job.status)
     event = f"job.{job.status}"
     now = utcnow()
     delivery = WebhookDelivery(

@@ -4,7 +4,7 @@ from sqlalchemy.orm import Session
 
 from common.db import utcnow
 from common.jobs import service as jobs
-from common.jobs.present import ended_body
+from common.jobs.present import event_body
 from common.models import Account, Hold
 from tests.fixtures.factories import COMPLETION, create_account, music_request
 
@@ -110,7 +110,7 @@ def test_events_replayed_after_the_end_describe_the_job_as_it_was(session: Sessi
     jobs.claim_job(session, job_id=job.id)
     done = jobs.complete_job(session, job_id=job.id, **COMPLETION)
     for status in ("queued", "running"):
-        event = ended_body(done, status)
+        event = event_body(done, status)
         assert event["status"] == status
         assert (event["charged_usd"], event["duration_sec"], event["finished_at"]) == (
             0,
@@ -119,6 +119,6 @@ def test_events_replayed_after_the_end_describe_the_job_as_it_was(session: Sessi
         )
         assert (event["audio_url"], event["url"], event["error"]) == (None, None, None)
         assert "balance_usd" not in event
-    final = ended_body(done, "succeeded")
+    final = event_body(done, "succeeded")
     assert final["charged_usd"] == 0.135 and final["duration_sec"] == 1.0
     assert final["finished_at"] and final["audio_url"] and "balance_usd" in final
