@@ -23,7 +23,7 @@ from common.gallery.service import (
     view_gallery,
 )
 from common.models import Job
-from common.share.api import share_own_job, unshare_own_job
+from common.share.owner import share_own_job, unshare_own_job
 
 router = APIRouter(include_in_schema=False)
 

@@ -9,7 +9,7 @@ from api.db import in_transaction
 from api.deps import AppState, get_state, require_principal
 from api.schemas import ShareLinkBody, error_responses
 from common.account.service import Principal
-from common.share.api import share_own_job, unshare_own_job
+from common.share.owner import share_own_job, unshare_own_job
 
 router = APIRouter(tags=["gallery"])
 

@@ -1,4 +1,4 @@
-"""Share-link steps as one call each, checking the job belongs to the caller."""
+"""Share-link steps for the owner of a job: one call each, checking the job is the caller's."""
 
 from __future__ import annotations
 
