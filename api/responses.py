@@ -18,6 +18,7 @@ from common.models import Job
 from common.pricing import format_seconds, format_usd
 from common.storage.base import BlobNotFound, BlobStore
 
+# X-Kyma-* are the hosted gateway's public header names, kept so existing clients work.
 JOB_ID_HEADER = "X-Kyma-Job-Id"
 # Audio up to this size (a 16-second MP3 at 128 kbps) is read whole and sent in one piece; a
 # streamed response costs a task group, a disconnect listener and a thread hop per chunk, which

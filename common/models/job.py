@@ -11,6 +11,7 @@ from common.db import Base, UTCDateTime, utcnow
 class Job(Base):
     """One accepted music request: queued → running → succeeded | failed | expired."""
 
+    # The contract names the job-status table: one table shared by every kind of generation.
     __tablename__ = "multimodal_jobs"
     __table_args__ = (
         Index("ix_multimodal_jobs_status_deadline_at", "status", "deadline_at"),
@@ -21,6 +22,8 @@ class Job(Base):
     id: Mapped[str] = mapped_column(String(40), primary_key=True)
     account_id: Mapped[str] = mapped_column(ForeignKey("account.id"))
     api_key_id: Mapped[str | None] = mapped_column(String(40), nullable=True)
+    # Which kind of generation the row is, in that shared table; here always "audio", echoed
+    # as "kind" in the `save_to_blob` answer.
     kind: Mapped[str] = mapped_column(String(16), default="audio")
     status: Mapped[str] = mapped_column(String(16), default="queued")
 
