@@ -183,10 +183,9 @@ class Settings(BaseSettings):
         The threads share one GIL with the event loop, and every one that is running Python
         is one more the loop (each /healthz, each waiter's wake-up) may queue behind. With the
         local store every step is CPU or a quick database round trip, so a few threads keep the
-        process busy: under 2,000 requests at once, /healthz p99 was 17.6-26.6 ms with 4
-        threads, 31 with 8 and 61-68 with 16, for the same wall time; whole-stack throughput
-        was within noise (medians 132 and 141.5 jobs/s in twelve alternating runs). A remote
-        store's reads wait on the network without the GIL, and need more threads to overlap.
+        process busy and the loop answers sooner, at no clear cost in throughput (measured:
+        bench/results.md). A remote store's reads wait on the network without the GIL, and
+        need more threads to overlap.
         """
         if self.api_threads is not None:
             return self.api_threads

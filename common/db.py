@@ -83,11 +83,9 @@ def _ping(dbapi_conn: Any, _record: Any, _proxy: Any) -> None:
 
     SQLAlchemy's `pool_pre_ping` does this through a cursor and `SELECT 1`, toggling
     autocommit around it; here it is libpq's own empty query, which parses nothing, opens no
-    transaction and waits without the GIL. Measured, a checkout costs 34 µs of CPU instead of
-    68; in two of three back-to-back 500-job bursts the worker used a sixth less CPU, in the
-    third the same. A connection that fails it is replaced
-    (SQLAlchemy's documented pessimistic disconnect handling: the pool discards it and checks
-    out another).
+    transaction and waits without the GIL, so a checkout costs less CPU (measured:
+    bench/results.md). A connection that fails it is replaced (SQLAlchemy's documented
+    pessimistic disconnect handling: the pool discards it and checks out another).
     """
     try:
         status = dbapi_conn.pgconn.exec_(b"").status

@@ -21,9 +21,9 @@ class GatewayCelery(Celery):
     """Celery with one result backend object for every thread.
 
     Celery builds a backend per thread, and building one scans every installed package's entry
-    points: with a thread pool of hundreds, that was a third of a worker's CPU in a burst of new
-    jobs. Ours is the disabled backend (results live in the job row), which holds no state, so
-    one instance is safe to share.
+    points, a real cost with a pool of hundreds of threads (measured: bench/results.md). Ours
+    is the disabled backend (results live in the job row), which holds no state, so one
+    instance is safe to share.
     """
 
     @cached_property
@@ -100,8 +100,8 @@ def start_pool_threads(pool: object) -> int:
 
     The pool is a ThreadPoolExecutor, which starts a thread per task until it has `limit`, and
     each start waits until the new thread has run. In a burst that wait is on the consumer, the
-    one thread that takes messages off the queue, while hundreds of job threads hold the GIL:
-    measured, a tenth of its time in a 500-job burst. Started here, the burst finds them idle.
+    one thread that takes messages off the queue, while hundreds of job threads hold the GIL
+    (measured: bench/results.md). Started here, the burst finds them idle.
     """
     executor = getattr(pool, "executor", None)
     if not isinstance(executor, ThreadPoolExecutor):

@@ -127,7 +127,7 @@ def revoke_key(session: Session, *, key_id: str) -> None:
 
 
 # Built once: every request authenticates, and a statement built per call is hashed into a
-# new cache key each time (a twenty-fifth of a busy API's CPU).
+# new cache key each time (measured: bench/results.md).
 _KEY_BY_PREFIX = (
     select(
         ApiKey.id,

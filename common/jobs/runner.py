@@ -73,8 +73,8 @@ def db_retrying() -> Retrying:
     """The retry policy of the recording steps: one shared instance.
 
     tenacity keeps a call's state per thread, so threads can share it; building one per call
-    (a thread-local each time, whose teardown visits every thread) was a twentieth of a busy
-    worker's GIL time. A retried function must not itself use it: the inner call would reset
+    makes a thread-local each time, whose teardown visits every thread (measured:
+    bench/results.md). A retried function must not itself use it: the inner call would reset
     the outer one's state.
     """
     return _DB_RETRYING

@@ -17,9 +17,8 @@ class LocalBlobStore:
         self.public_base_url = public_base_url.rstrip("/")
         root.mkdir(parents=True, exist_ok=True)
         # Resolved once: a key is a plain relative path (checked below), so the file is the
-        # root joined with it, without Path.resolve()'s system call per path component
-        # (measured: a thirty-fifth of the API's CPU in the throughput run, the root resolved
-        # every time). The store writes only regular files, never links.
+        # root joined with it, without Path.resolve()'s system call per path component on every
+        # request (measured: bench/results.md). The store writes only regular files, never links.
         self.root = Path(os.path.realpath(root))
 
     def path(self, key: str) -> Path:
