@@ -37,6 +37,12 @@ SKUS: dict[str, Sku] = {
 DEFAULT_SKU = "elevenlabs-music"
 
 
+def billed_duration_ms(sku: Sku, *, requested_ms: int, delivered_ms: int) -> int:
+    """The length a job is billed and reported for: what was asked for on a per-second SKU
+    (the price was locked on it), the track's measured length on a flat one."""
+    return requested_ms if sku.per_second else delivered_ms
+
+
 def price_micro_usd(sku: Sku, *, music_length_ms: int) -> int:
     """What a request costs, locked at submit time."""
     if sku.per_second:

@@ -67,6 +67,15 @@ FORMATS: dict[str, AudioFormat] = {fmt.name: fmt for fmt in _ALL}
 DEFAULT_FORMAT = "mp3_44100_128"
 
 
+def stored_format(response_format: str, *, saved: bool) -> AudioFormat:
+    """The format a delivery is stored in: the one requested, except that a saved track is
+    always a browser-playable MP3 (the requested MP3 variant, else the default)."""
+    requested = get_format(response_format)
+    if saved and requested.kind != "mp3":
+        return get_format(DEFAULT_FORMAT)
+    return requested
+
+
 def get_format(name: str) -> AudioFormat:
     """Return the format called `name`; KeyError when the contract has no such format."""
     try:

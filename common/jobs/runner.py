@@ -20,7 +20,7 @@ from tenacity import (
 )
 
 from common.audio import codec
-from common.audio.formats import DEFAULT_FORMAT, get_format
+from common.audio.formats import stored_format
 from common.config import Settings
 from common.db import one_statement, transaction, utcnow
 from common.gallery.service import store_waveform
@@ -35,7 +35,7 @@ from common.observability.metrics import (
     PROVIDER_ERRORS,
     QUEUE_WAIT,
 )
-from common.pricing import SKUS, format_usd
+from common.pricing import SKUS, billed_duration_ms, format_usd
 from common.providers.base import (
     GeneratedAudio,
     GenerationRequest,
@@ -44,7 +44,7 @@ from common.providers.base import (
     ProviderTransientError,
 )
 from common.providers.limits import ConcurrencyLimiter
-from common.storage.base import BlobStore, StorageError, StoredObject, saved_key
+from common.storage.base import BlobStore, StorageError, StoredObject, delivery_key
 from common.webhooks.service import send_due, target_url
 
 log = logging.getLogger(__name__)
@@ -208,14 +208,11 @@ def _attempt(
 
 
 def _store(ctx: JobContext, job: Job, audio: GeneratedAudio) -> StoredObject:
-    """Store the delivery: the requested format, or for a saved track always a public MP3."""
-    if job.save_to_blob:
-        requested = get_format(job.response_format)
-        fmt = requested if requested.kind == "mp3" else get_format(DEFAULT_FORMAT)
-        key = saved_key(fmt.extension)
-    else:
-        fmt = get_format(job.response_format)
-        key = f"audio/{job.account_id}/{job.id}.{fmt.extension}"
+    """Store the delivery in the format and under the key its job calls for."""
+    fmt = stored_format(job.response_format, saved=job.save_to_blob)
+    key = delivery_key(
+        account_id=job.account_id, job_id=job.id, extension=fmt.extension, saved=job.save_to_blob
+    )
     data = audio.data
     if audio.format != fmt.name:
         data = codec.transcode(data, src_format=audio.format, dst_format=fmt.name)
@@ -225,9 +222,9 @@ def _store(ctx: JobContext, job: Job, audio: GeneratedAudio) -> StoredObject:
 def _complete(
     ctx: JobContext, job: Job, audio: GeneratedAudio, stored: StoredObject
 ) -> tuple[str, bool]:
-    sku = SKUS[job.model]
-    # Per-second SKUs bill what was asked for; flat SKUs report the track's measured length.
-    billed_ms = job.music_length_ms if sku.per_second else audio.duration_ms
+    billed_ms = billed_duration_ms(
+        SKUS[job.model], requested_ms=job.music_length_ms, delivered_ms=audio.duration_ms
+    )
     retain_until = (
         None if job.save_to_blob else utcnow() + timedelta(hours=ctx.settings.retention_hours)
     )

@@ -27,6 +27,15 @@ class StoredObject:
     url: str | None = None
 
 
+def delivery_key(*, account_id: str, job_id: str, extension: str, saved: bool) -> str:
+    """Where a job's delivery is stored: a saved track under a key that names nothing (it is
+    public and permanent), an unsaved one under its account and job (private, purged after
+    retention)."""
+    if saved:
+        return saved_key(extension)
+    return f"audio/{account_id}/{job_id}.{extension}"
+
+
 def saved_key(extension: str) -> str:
     """A new saved object's key: 128 random bits, so its public URL can be neither guessed
     nor read back to an account or a job."""

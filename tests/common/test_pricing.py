@@ -4,7 +4,14 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from common.pricing import SKUS, format_seconds, format_usd, price_micro_usd, usd_to_micro
+from common.pricing import (
+    SKUS,
+    billed_duration_ms,
+    format_seconds,
+    format_usd,
+    price_micro_usd,
+    usd_to_micro,
+)
 
 
 @pytest.mark.parametrize(
@@ -52,3 +59,14 @@ def test_format_seconds(ms: int, text: str) -> None:
 def test_sub_micro_amounts_are_refused() -> None:
     with pytest.raises(ValueError):
         usd_to_micro("0.0000001")
+
+
+def test_per_second_skus_bill_what_was_asked_flat_ones_report_what_was_delivered() -> None:
+    assert (
+        billed_duration_ms(SKUS["elevenlabs-music"], requested_ms=30_000, delivered_ms=29_990)
+        == 30_000
+    )
+    assert (
+        billed_duration_ms(SKUS["minimax-music"], requested_ms=30_000, delivered_ms=61_250)
+        == 61_250
+    )

@@ -1,6 +1,6 @@
 import pytest
 
-from common.audio.formats import DEFAULT_FORMAT, FORMATS, AudioFormat, get_format
+from common.audio.formats import DEFAULT_FORMAT, FORMATS, AudioFormat, get_format, stored_format
 
 # The public contract's table, written out independently of the module under test.
 CONTRACT = [
@@ -48,3 +48,18 @@ def test_unknown_format_raises_key_error(name):
 def test_formats_are_frozen():
     with pytest.raises(AttributeError):
         get_format("pcm_16000").sample_rate = 8000  # type: ignore[misc]
+
+
+@pytest.mark.parametrize(
+    ("requested", "saved", "stored"),
+    [
+        ("mp3_44100_192", True, "mp3_44100_192"),
+        ("mp3_22050_32", True, "mp3_22050_32"),
+        ("pcm_16000", True, "mp3_44100_128"),
+        ("ulaw_8000", True, "mp3_44100_128"),
+        ("pcm_16000", False, "pcm_16000"),
+        ("ulaw_8000", False, "ulaw_8000"),
+    ],
+)
+def test_a_saved_track_is_always_stored_as_an_mp3(requested: str, saved: bool, stored: str) -> None:
+    assert stored_format(requested, saved=saved).name == stored

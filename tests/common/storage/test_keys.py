@@ -15,6 +15,7 @@ from common.storage.base import (
     SAVED_PREFIX,
     BlobNotFound,
     BlobStore,
+    delivery_key,
     iter_range,
     saved_key,
     waveform_key,
@@ -110,3 +111,10 @@ def test_iter_range_opens_now_and_lets_go_of_the_rest() -> None:
         iter_range(store, "saved/missing.mp3", start=0, stop=1)
     assert b"".join(iter_range(store, "saved/x.mp3", start=6, stop=10)) == b"cdab"
     assert chunks.read == 3 and chunks.closed
+
+
+def test_a_delivery_is_stored_by_whether_it_is_saved() -> None:
+    saved = delivery_key(account_id="acct_1", job_id="job_1", extension="mp3", saved=True)
+    unsaved = delivery_key(account_id="acct_1", job_id="job_1", extension="pcm", saved=False)
+    assert saved.startswith(SAVED_PREFIX) and "acct_1" not in saved and "job_1" not in saved
+    assert unsaved == "audio/acct_1/job_1.pcm"
