@@ -17,14 +17,13 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import click
-from sqlalchemy import func, select
-from sqlalchemy.orm import Session
+from sqlalchemy import select
 
 from common.account import service as accounts
 from common.config import Settings, get_settings
 from common.db import create_db_engine, create_session_factory, transaction, utcnow
 from common.errors import AppError
-from common.models import Account, ApiKey
+from common.models import Account
 from common.observability.logs import configure_logging
 from common.pricing import format_usd, usd_to_micro
 
@@ -123,7 +122,7 @@ def accounts_create(name: str, balance_usd: str) -> None:
 def accounts_list(as_json: bool) -> None:
     """Every account: id, name, balance, active API keys, created (oldest first)."""
     with transaction(_sessions()) as session:
-        rows = _account_rows(session)
+        rows = accounts.list_accounts(session)
     _emit(
         {
             "accounts": [
@@ -140,25 +139,6 @@ def accounts_list(as_json: bool) -> None:
         as_json=as_json,
         human=_accounts_text,
     )
-
-
-def _account_rows(session: Session) -> list[tuple[Account, int]]:
-    """Accounts with their number of keys neither revoked nor expired."""
-    active = (
-        select(ApiKey.account_id, func.count().label("active_keys"))
-        .where(
-            ApiKey.revoked_at.is_(None),
-            ApiKey.expires_at.is_(None) | (ApiKey.expires_at > utcnow()),
-        )
-        .group_by(ApiKey.account_id)
-        .subquery()
-    )
-    rows = session.execute(
-        select(Account, func.coalesce(active.c.active_keys, 0))
-        .outerjoin(active, active.c.account_id == Account.id)
-        .order_by(Account.created_at, Account.id)
-    ).all()
-    return [(account, int(keys)) for account, keys in rows]
 
 
 def _accounts_text(payload: dict[str, Any]) -> str:

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from limits import parse as parse_rate
-from sqlalchemy import bindparam, select, update
+from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.orm import Session
 
 from common.account import keys
@@ -45,6 +45,25 @@ def create_account(session: Session, *, name: str, balance_micro_usd: int = 0) -
         )
         session.refresh(account)
     return account
+
+
+def list_accounts(session: Session) -> list[tuple[Account, int]]:
+    """Every account, oldest first, with its number of keys neither revoked nor expired."""
+    active = (
+        select(ApiKey.account_id, func.count().label("active_keys"))
+        .where(
+            ApiKey.revoked_at.is_(None),
+            ApiKey.expires_at.is_(None) | (ApiKey.expires_at > utcnow()),
+        )
+        .group_by(ApiKey.account_id)
+        .subquery()
+    )
+    rows = session.execute(
+        select(Account, func.coalesce(active.c.active_keys, 0))
+        .outerjoin(active, active.c.account_id == Account.id)
+        .order_by(Account.created_at, Account.id)
+    ).all()
+    return [(account, int(keys)) for account, keys in rows]
 
 
 def get_account(session: Session, account_id: str) -> Account:
