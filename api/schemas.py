@@ -20,29 +20,45 @@ from api.openapi import (
 from common.audio.formats import DEFAULT_FORMAT, FORMATS
 from common.errors import AppError
 from common.pricing import DEFAULT_SKU, SKUS
+from common.validation import DEFAULT_LENGTH_MS, MAX_LENGTH_MS, MIN_LENGTH_MS
 
-ModelName = Literal["elevenlabs-music", "minimax-music", "minimax-music-pro"]
-assert set(ModelName.__args__) == set(SKUS) and DEFAULT_SKU == "elevenlabs-music"  # type: ignore[attr-defined]
 JobStatusName = Literal["queued", "running", "succeeded", "failed", "expired"]
 
 
+def _limits(sku_ids: list[str], field: str) -> str:
+    """Each SKU's maximum of `field` as the catalogue has it, e.g. `minimax-music ≤ 200`."""
+    return ", ".join(f"{sku} ≤ {getattr(SKUS[sku], field)}" for sku in sku_ids)
+
+
+# The request rules are common.validation's and the SKU catalogue's; the document quotes them.
+_PROMPT_REQUIRED = [s.id for s in SKUS.values() if s.lyrics_max is None]
+_TAKES_LYRICS = [s.id for s in SKUS.values() if s.lyrics_max is not None]
+_PER_SECOND = [s.id for s in SKUS.values() if s.per_second]
+
+
 class MusicRequestBody(BaseModel):
-    model: ModelName = Field("elevenlabs-music", description="The music SKU.")
+    model: str = Field(
+        DEFAULT_SKU, description="The music SKU.", json_schema_extra={"enum": list(SKUS)}
+    )
     prompt: str | None = Field(
         None,
-        description="Required for elevenlabs-music (≤ 2000 characters after NFC); optional for "
-        "MiniMax SKUs (≤ 200).",
+        description=f"Required for {', '.join(_PROMPT_REQUIRED)}; for the others a prompt or "
+        f"lyrics. Characters after NFC: {_limits(list(SKUS), 'prompt_max')}.",
     )
     lyrics: str | None = Field(
         None,
-        description="MiniMax SKUs only (≤ 600 characters after NFC). Tags on their own lines: "
+        description=f"Only for {', '.join(_TAKES_LYRICS)}; ignored by the others. Characters "
+        f"after NFC: {_limits(_TAKES_LYRICS, 'lyrics_max')}. Tags on their own lines: "
         "[verse] [chorus] [bridge] [intro] [outro] [Instrumental].",
     )
     music_length_ms: int | None = Field(
-        30000, ge=1000, le=300000, description="Requested length; elevenlabs-music bills it."
+        DEFAULT_LENGTH_MS,
+        ge=MIN_LENGTH_MS,
+        le=MAX_LENGTH_MS,
+        description=f"Requested length; {', '.join(_PER_SECOND)} bills it.",
     )
     duration_ms: int | None = Field(
-        None, ge=1000, le=300000, description="Alias of music_length_ms."
+        None, ge=MIN_LENGTH_MS, le=MAX_LENGTH_MS, description="Alias of music_length_ms."
     )
     response_format: str = Field(
         DEFAULT_FORMAT,
