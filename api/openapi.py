@@ -27,6 +27,7 @@ from common.errors import (
     ServiceUnavailableError,
     StorageFailedError,
 )
+from common.jobs.states import JobStatus
 from common.pricing import SKUS
 from common.validation import parse_music_request
 
@@ -139,7 +140,7 @@ ERROR_EXAMPLES: dict[str, AppError] = {
     "not_cancellable": NotCancellableError(
         f"Job {EXAMPLE_JOB_ID} cannot be cancelled: it is already running and will be charged "
         "if it succeeds.",
-        extra={"status": "running"},
+        extra={"status": JobStatus.RUNNING},
     ),
     "audio_expired": AudioGoneError(
         f"The audio of job {EXAMPLE_JOB_ID} is past its retention period.",

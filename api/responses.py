@@ -12,8 +12,8 @@ from common.errors import (
     ProviderError,
     StorageFailedError,
 )
-from common.jobs import states
 from common.jobs.present import upstream_detail
+from common.jobs.states import JobStatus
 from common.models import Job
 from common.pricing import format_seconds, format_usd
 from common.storage.base import BlobNotFound, BlobStore
@@ -40,7 +40,7 @@ def kyma_headers(job: Job) -> dict[str, str]:
 def audio_response(job: Job, store: BlobStore) -> Response:
     """A succeeded job's stored audio with the X-Kyma-* headers: small tracks whole, larger ones
     streamed in chunks. Blocking (the store may be remote): call it from a worker thread."""
-    if job.status != states.SUCCEEDED:
+    if job.status != JobStatus.SUCCEEDED:
         raise JobNotReadyError(
             f"Job {job.id} is {job.status}; audio exists only once it has succeeded.",
             headers={JOB_ID_HEADER: job.id},

@@ -19,10 +19,14 @@ from api.openapi import (
 )
 from common.audio.formats import DEFAULT_FORMAT, FORMATS
 from common.errors import AppError
+from common.jobs.states import JobStatus as Status
 from common.pricing import DEFAULT_SKU, SKUS
 from common.validation import DEFAULT_LENGTH_MS, MAX_LENGTH_MS, MIN_LENGTH_MS
 
-JobStatusName = Literal["queued", "running", "succeeded", "failed", "expired"]
+JobStatusName = Literal[
+    Status.QUEUED, Status.RUNNING, Status.SUCCEEDED, Status.FAILED, Status.EXPIRED
+]
+assert list(get_args(JobStatusName)) == list(Status)
 
 
 def _limits(sku_ids: list[str], field: str) -> str:
@@ -102,7 +106,7 @@ class JobAccepted(BaseModel):
                 {
                     "object": "audio.generation.job",
                     "job_id": EXAMPLE_JOB_ID,
-                    "status": "running",
+                    "status": Status.RUNNING,
                     "status_url": f"/v1/jobs/{EXAMPLE_JOB_ID}",
                 }
             ]
@@ -213,7 +217,7 @@ class JobStatus(BaseModel):
                 {
                     "object": "audio.generation.job",
                     "job_id": EXAMPLE_JOB_ID,
-                    "status": "succeeded",
+                    "status": Status.SUCCEEDED,
                     "model": "elevenlabs-music",
                     "response_format": "mp3_44100_128",
                     "duration_sec": 30.0,
@@ -323,7 +327,7 @@ JOB_EVENT: dict[str, Any] = {
         "id": {"type": "string", "description": "`<job_id>:<status>`"},
         "event": {
             "type": "string",
-            "enum": list(get_args(JobStatusName)),
+            "enum": list(Status),
         },
         "data": {
             "type": "string",
@@ -336,12 +340,12 @@ JOB_EVENT: dict[str, Any] = {
 }
 
 JOB_EVENT_EXAMPLE: dict[str, Any] = {
-    "id": f"{EXAMPLE_JOB_ID}:running",
-    "event": "running",
+    "id": f"{EXAMPLE_JOB_ID}:{Status.RUNNING}",
+    "event": Status.RUNNING,
     # An event is the job without its delivery log (common.jobs.present.event_body).
     "data": json.dumps(
         {k: v for k, v in JobStatus.model_json_schema()["examples"][0].items() if k != "webhooks"}
-        | {"status": "running", "duration_sec": None, "charged_usd": 0, "audio_url": None}
+        | {"status": Status.RUNNING, "duration_sec": None, "charged_usd": 0, "audio_url": None}
         | {"finished_at": None}
     ),
 }

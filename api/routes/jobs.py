@@ -17,9 +17,10 @@ from api.openapi import JOB_ID_HEADERS, KYMA_HEADERS
 from api.responses import JOB_ID_HEADER, audio_response
 from api.schemas import AUDIO_CONTENT, JOB_EVENT, JOB_EVENT_EXAMPLE, JobStatus, error_responses
 from common.account.service import Principal
-from common.jobs import states
 from common.jobs.present import event_body, job_body
 from common.jobs.service import cancel_job, get_job
+from common.jobs.states import TERMINAL
+from common.jobs.states import JobStatus as Status
 from common.models import Job
 from common.webhooks.service import deliveries_of
 
@@ -131,7 +132,7 @@ async def _events(state: AppState, job: Job) -> AsyncIterator[str]:
             for status in _passed(job)[len(sent) :]:
                 sent.append(status)
                 yield _event(job, status)
-            if job.status in states.TERMINAL:
+            if job.status in TERMINAL:
                 return
             try:
                 await asyncio.wait_for(asyncio.shield(wake), timeout=KEEPALIVE_S)
@@ -142,10 +143,10 @@ async def _events(state: AppState, job: Job) -> AsyncIterator[str]:
 
 
 def _passed(job: Job) -> list[str]:
-    passed = [states.QUEUED]
+    passed: list[str] = [Status.QUEUED]
     if job.started_at is not None:
-        passed.append(states.RUNNING)
-    if job.status in states.TERMINAL:
+        passed.append(Status.RUNNING)
+    if job.status in TERMINAL:
         passed.append(job.status)
     return passed
 

@@ -27,9 +27,10 @@ from api.schemas import (
 from common.account.service import authenticate
 from common.db import one_statement, transaction
 from common.errors import RequestTooLargeError, ServiceUnavailableError
-from common.jobs import idempotency, states
+from common.jobs import idempotency
 from common.jobs import service as jobs
 from common.jobs.present import job_body, saved_body
+from common.jobs.states import TERMINAL, JobStatus
 from common.jobs.waiting import load_job
 from common.models import Job
 from common.observability.logs import current as current_log_field
@@ -153,9 +154,9 @@ async def create_music(
     job, answer = await _wait(request, state, job, first)
     if answer is not None:
         return answer
-    if job.status == states.SUCCEEDED and job.save_to_blob:
+    if job.status == JobStatus.SUCCEEDED and job.save_to_blob:
         return JSONResponse(saved_body(job), headers=kyma_headers(job))
-    if job.status in states.TERMINAL:
+    if job.status in TERMINAL:
         raise job_failure(job)
     return _accepted(job)
 
@@ -256,7 +257,7 @@ async def _wait(
                 job, answer = await run_in_threadpool(_current, state, job.id)
             try:
                 remaining = deadline - loop.time()
-                if job.status in states.TERMINAL or remaining <= 0 or disconnect.done():
+                if job.status in TERMINAL or remaining <= 0 or disconnect.done():
                     return job, answer
                 await asyncio.wait(
                     {event, disconnect}, timeout=remaining, return_when=asyncio.FIRST_COMPLETED
@@ -273,7 +274,7 @@ def _current(state: AppState, job_id: str) -> tuple[Job, Response | None]:
     trip to a worker thread (the store may be remote)."""
     with one_statement(state.sessions) as session:
         job = load_job(session, job_id=job_id)
-    if job.status == states.SUCCEEDED and not job.save_to_blob:
+    if job.status == JobStatus.SUCCEEDED and not job.save_to_blob:
         return job, audio_response(job, state.store)
     return job, None
 

@@ -16,8 +16,8 @@ from common.audio.codec import CodecError
 from common.audio.formats import DEFAULT_FORMAT
 from common.db import utcnow
 from common.errors import InvalidRequestError, NotFoundError
-from common.jobs import states
 from common.jobs.service import get_job
+from common.jobs.states import JobStatus
 from common.models import Job, LoginLink
 from common.share.service import active_link_jobs, revoke_links
 from common.storage.base import BlobNotFound, BlobStore, StorageError, StoredObject, waveform_key
@@ -51,7 +51,7 @@ def list_saved(
     stmt = select(Job).where(
         Job.account_id == account_id,
         Job.save_to_blob.is_(True),
-        Job.status == states.SUCCEEDED,
+        Job.status == JobStatus.SUCCEEDED,
         Job.deleted_at.is_(None),
     )
     if cursor:
@@ -94,7 +94,7 @@ def _parse_cursor(cursor: str) -> tuple[datetime, str]:
 def get_saved(session: Session, *, job_id: str, account_id: str) -> Job:
     """The caller's saved track, not deleted; NotFound otherwise, as for another's job."""
     job = get_job(session, job_id=job_id, account_id=account_id)
-    if not (job.save_to_blob and job.status == states.SUCCEEDED and job.blob_key):
+    if not (job.save_to_blob and job.status == JobStatus.SUCCEEDED and job.blob_key):
         raise NotFoundError(f"No saved track {job_id}.", param="job_id")
     if job.deleted_at is not None:
         raise NotFoundError(f"No saved track {job_id}.", param="job_id")

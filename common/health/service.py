@@ -12,7 +12,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from common.config import Settings
-from common.jobs import states
+from common.jobs.states import ACTIVE
 from common.migrations import alembic_config
 from common.models import Hold, Job
 from common.storage.base import BlobStore
@@ -62,7 +62,7 @@ def status(session: Session) -> dict[str, Any]:
     ).one()
     in_flight = session.execute(
         select(Job.provider, Job.status, func.count())
-        .where(Job.status.in_(states.ACTIVE))
+        .where(Job.status.in_(ACTIVE))
         .group_by(Job.provider, Job.status)
     ).all()
     jobs: dict[str, dict[str, int]] = {}

@@ -3,14 +3,14 @@ events and of webhooks. Pure functions."""
 
 from __future__ import annotations
 
-from common.jobs import states
+from common.jobs.states import TERMINAL, JobStatus
 from common.models import Job
 from common.pricing import format_usd
 
 
 def job_body(job: Job, *, base_path: str = "") -> dict[str, object]:
     """The JSON status of a job."""
-    succeeded = job.status == states.SUCCEEDED
+    succeeded = job.status == JobStatus.SUCCEEDED
     return {
         "object": "audio.generation.job",
         "job_id": job.id,
@@ -59,9 +59,9 @@ def event_body(job: Job, status: str) -> dict[str, object]:
     job object; at `queued` or `running`, as it stood then, so a stream opened after the job
     ended replays those events without what only came later (charge, audio, error, end)."""
     data = job_body(job)
-    if status == states.SUCCEEDED:
+    if status == JobStatus.SUCCEEDED:
         data = saved_body(job) | data
-    elif status not in states.TERMINAL:
+    elif status not in TERMINAL:
         data |= {
             "duration_sec": None,
             "charged_usd": 0,

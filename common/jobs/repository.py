@@ -13,21 +13,26 @@ from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.orm.util import identity_key
 
 from common.db import UTCDateTime, utcnow
-from common.jobs import states
+from common.jobs.states import ACTIVE, ALLOWED_FROM, TERMINAL, JobStatus
 from common.models import JOBS, Job
 
 
 def transition(
-    session: Session, *, job_id: str, to: str, only_from: str | None = None, **values: Any
+    session: Session,
+    *,
+    job_id: str,
+    to: JobStatus,
+    only_from: JobStatus | None = None,
+    **values: Any,
 ) -> Job | None:
     """Move a job to `to` if the map allows it from its current state; None otherwise.
 
     The WHERE on the current state makes every move a compare-and-set, so two workers, or a
     worker and the reaper, can never both win.
     """
-    if to in states.TERMINAL:
+    if to in TERMINAL:
         values.setdefault("finished_at", utcnow())
-    allowed = states.ALLOWED_FROM[to]
+    allowed = ALLOWED_FROM[to]
     if only_from is not None:
         allowed = allowed & {only_from}
     statement = _transition_statement(frozenset(allowed), tuple(sorted(values)))
@@ -36,7 +41,7 @@ def transition(
 
 
 @functools.cache
-def _transition_statement(allowed: frozenset[str], names: tuple[str, ...]) -> Update:
+def _transition_statement(allowed: frozenset[JobStatus], names: tuple[str, ...]) -> Update:
     """One statement per kind of move, built once: a job's moves are the hot path of a worker."""
     return (
         update(Job)
@@ -52,9 +57,9 @@ _CLAIM = (
     update(JOBS)
     .where(
         JOBS.c.id == bindparam("job_id"),
-        JOBS.c.status.in_(sorted(states.ALLOWED_FROM[states.RUNNING])),
+        JOBS.c.status.in_(sorted(ALLOWED_FROM[JobStatus.RUNNING])),
     )
-    .values(status=states.RUNNING, started_at=bindparam("now", type_=UTCDateTime()))
+    .values(status=JobStatus.RUNNING, started_at=bindparam("now", type_=UTCDateTime()))
     .returning(*JOBS.c)
 )
 
@@ -94,7 +99,7 @@ def stuck_job_ids(session: Session, *, now: datetime, limit: int = 500) -> list[
     return list(
         session.scalars(
             select(Job.id)
-            .where(Job.status.in_(states.ACTIVE), Job.deadline_at < now)
+            .where(Job.status.in_(ACTIVE), Job.deadline_at < now)
             .order_by(Job.deadline_at)
             .limit(limit)
         )
@@ -103,7 +108,7 @@ def stuck_job_ids(session: Session, *, now: datetime, limit: int = 500) -> list[
 
 def terminal_among(session: Session, job_ids: list[str]) -> list[str]:
     return list(
-        session.scalars(select(Job.id).where(Job.id.in_(job_ids), Job.status.in_(states.TERMINAL)))
+        session.scalars(select(Job.id).where(Job.id.in_(job_ids), Job.status.in_(TERMINAL)))
     )
 
 

@@ -15,7 +15,8 @@ from common.account.limits import too_many_in_flight
 from common.db import on_postgres, utcnow
 from common.errors import NotCancellableError, NotFoundError
 from common.jobs import idempotency as idempotency_keys
-from common.jobs import repository, states
+from common.jobs import repository
+from common.jobs.states import JobStatus
 from common.ledger import repository as ledger_sql
 from common.ledger import service as ledger
 from common.models import Job
@@ -54,7 +55,7 @@ def submit_job(
         "account_id": account_id,
         "api_key_id": api_key_id,
         "kind": "audio",
-        "status": states.QUEUED,
+        "status": JobStatus.QUEUED,
         "model": request.sku.id,
         "prompt": request.prompt,
         "lyrics": request.lyrics,
@@ -170,7 +171,7 @@ def complete_job(
     job = repository.transition(
         session,
         job_id=job_id,
-        to=states.SUCCEEDED,
+        to=JobStatus.SUCCEEDED,
         blob_key=blob_key,
         blob_size=blob_size,
         content_type=content_type,
@@ -181,7 +182,7 @@ def complete_job(
     )
     if job is None:
         ended = session.get(Job, job_id, populate_existing=True)
-        if ended is not None and ended.status == states.SUCCEEDED and ended.blob_key == blob_key:
+        if ended is not None and ended.status == JobStatus.SUCCEEDED and ended.blob_key == blob_key:
             return ended
         raise HoldAlreadySettled(job_id)
     if job.hold_id is None:
@@ -235,10 +236,10 @@ def fail_job(
     job_id: str,
     code: str,
     message: str,
-    to: str = states.FAILED,
+    to: JobStatus = JobStatus.FAILED,
     provider_code: str | None = None,
     suggestion: str | None = None,
-    only_from: str | None = None,
+    only_from: JobStatus | None = None,
 ) -> Job | None:
     """End a job unsuccessfully and release its hold; None if it had already ended (or, with
     `only_from`, was not in that state)."""
@@ -267,13 +268,13 @@ def cancel_job(session: Session, *, job_id: str, account_id: str) -> Job:
         job_id=job_id,
         code="cancelled",
         message="Cancelled by the caller before it started; nothing was charged.",
-        only_from=states.QUEUED,
+        only_from=JobStatus.QUEUED,
     )
     if cancelled is None:
         session.refresh(job)
         detail = (
             "it is already running and will be charged if it succeeds"
-            if job.status == states.RUNNING
+            if job.status == JobStatus.RUNNING
             else f"it has already ended ({job.status})"
         )
         raise NotCancellableError(
@@ -291,7 +292,7 @@ def expire_stuck_jobs(session: Session, *, now: datetime | None = None) -> list[
             job_id=job_id,
             code="job_expired",
             message="The job did not finish within its maximum runtime; nothing was charged.",
-            to=states.EXPIRED,
+            to=JobStatus.EXPIRED,
         )
         if job is not None:
             expired.append(job_id)

@@ -2,19 +2,29 @@
 
 from __future__ import annotations
 
-QUEUED = "queued"
-RUNNING = "running"
-SUCCEEDED = "succeeded"
-FAILED = "failed"
-EXPIRED = "expired"
+import enum
 
-TERMINAL = frozenset({SUCCEEDED, FAILED, EXPIRED})
-ACTIVE = frozenset({QUEUED, RUNNING})
+
+class JobStatus(enum.StrEnum):
+    """A job's status; a StrEnum so the String column, SQL text and JSON all carry its value."""
+
+    QUEUED = "queued"
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    EXPIRED = "expired"
+
+
+TERMINAL: frozenset[JobStatus] = frozenset(
+    {JobStatus.SUCCEEDED, JobStatus.FAILED, JobStatus.EXPIRED}
+)
+ACTIVE: frozenset[JobStatus] = frozenset({JobStatus.QUEUED, JobStatus.RUNNING})
 
 # to-state → the states a job may come from
-ALLOWED_FROM: dict[str, frozenset[str]] = {
-    RUNNING: frozenset({QUEUED}),
-    SUCCEEDED: frozenset({RUNNING}),
-    FAILED: frozenset({QUEUED, RUNNING}),
-    EXPIRED: frozenset({QUEUED, RUNNING}),
+ALLOWED_FROM: dict[JobStatus, frozenset[JobStatus]] = {
+    JobStatus.RUNNING: frozenset({JobStatus.QUEUED}),
+    JobStatus.SUCCEEDED: frozenset({JobStatus.RUNNING}),
+    JobStatus.FAILED: frozenset({JobStatus.QUEUED, JobStatus.RUNNING}),
+    JobStatus.EXPIRED: frozenset({JobStatus.QUEUED, JobStatus.RUNNING}),
 }
+assert set(JobStatus) == ACTIVE | TERMINAL and not ACTIVE & TERMINAL

@@ -31,6 +31,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Session
 
 from common.db import UTCDateTime, on_postgres, utcnow
+from common.jobs.states import JobStatus
 from common.models import ACCOUNTS, HOLDS, JOBS, Account, Hold, Job, LedgerEntry
 
 JOB_COLUMNS = tuple(column.name for column in JOBS.columns)
@@ -175,7 +176,7 @@ PG_COMPLETE = text(
     f"""
     WITH locked AS (
         SELECT id, hold_id FROM multimodal_jobs
-        WHERE id = :job_id AND status = 'running' AND webhook_url IS NULL
+        WHERE id = :job_id AND status = '{JobStatus.RUNNING}' AND webhook_url IS NULL
           AND NOT EXISTS (
               SELECT 1 FROM account
               WHERE account.id = multimodal_jobs.account_id AND account.webhook_url IS NOT NULL
@@ -187,7 +188,7 @@ PG_COMPLETE = text(
         RETURNING {_SETTLED_COLUMNS}
     ), {_CHARGE}
     UPDATE multimodal_jobs
-    SET status = 'succeeded', finished_at = :now,
+    SET status = '{JobStatus.SUCCEEDED}', finished_at = :now,
         balance_after_micro_usd = charged.balance_micro_usd,
         {", ".join(f"{name} = :{name}" for name in COMPLETION_COLUMNS)}
     FROM charged WHERE multimodal_jobs.id = :job_id

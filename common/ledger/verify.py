@@ -5,7 +5,7 @@ from __future__ import annotations
 from sqlalchemy import and_, case, func, select
 from sqlalchemy.orm import Session
 
-from common.jobs import states
+from common.jobs.states import TERMINAL, JobStatus
 from common.models import Account, Hold, Job, LedgerEntry
 from common.storage.base import BlobStore
 
@@ -103,7 +103,7 @@ def _captures_match_jobs(session: Session, account_id: str | None) -> list[str]:
     for job_id, status, size, cost, amount in session.execute(
         _scoped(stmt, LedgerEntry.account_id, account_id)
     ):
-        if status != states.SUCCEEDED or not size:
+        if status != JobStatus.SUCCEEDED or not size:
             problems.append(f"capture for job {job_id} whose status is {status}, size {size}")
         elif cost != amount:
             problems.append(f"job {job_id} captured {amount}, its price is {cost}")
@@ -117,7 +117,7 @@ def _captures_match_jobs(session: Session, account_id: str | None) -> list[str]:
     succeeded_uncaptured = (
         select(Job.id)
         .outerjoin(LedgerEntry, and_(LedgerEntry.job_id == Job.id, LedgerEntry.kind == "capture"))
-        .where(Job.status == states.SUCCEEDED, LedgerEntry.id.is_(None))
+        .where(Job.status == JobStatus.SUCCEEDED, LedgerEntry.id.is_(None))
     )
     problems += [
         f"job {j} succeeded without a capture"
@@ -130,7 +130,7 @@ def _no_active_hold_on_ended_job(session: Session, account_id: str | None) -> li
     stmt = (
         select(Hold.id, Job.id, Job.status)
         .join(Job, Job.id == Hold.job_id)
-        .where(Hold.state == "active", Job.status.in_(states.TERMINAL))
+        .where(Hold.state == "active", Job.status.in_(TERMINAL))
     )
     return [
         f"hold {hold} still active for {status} job {job}"
@@ -145,7 +145,7 @@ def verify_stored_objects(
     charged track must stay deliverable. Jobs whose audio was let go on purpose (unsaved audio
     past its retention, a track its owner deleted) have no object key and are not asked."""
     stmt = select(Job.id, Job.blob_key).where(
-        Job.status == states.SUCCEEDED, Job.blob_key.is_not(None), Job.deleted_at.is_(None)
+        Job.status == JobStatus.SUCCEEDED, Job.blob_key.is_not(None), Job.deleted_at.is_(None)
     )
     return [
         f"job {job_id} succeeded and was charged, but its object {key} is missing"

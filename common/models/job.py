@@ -6,6 +6,7 @@ from sqlalchemy import BigInteger, Boolean, ForeignKey, Index, Integer, String, 
 from sqlalchemy.orm import Mapped, mapped_column
 
 from common.db import Base, UTCDateTime, utcnow
+from common.jobs.states import JobStatus
 
 
 class Job(Base):
@@ -25,7 +26,7 @@ class Job(Base):
     # Which kind of generation the row is, in that shared table; here always "audio", echoed
     # as "kind" in the `save_to_blob` answer.
     kind: Mapped[str] = mapped_column(String(16), default="audio")
-    status: Mapped[str] = mapped_column(String(16), default="queued")
+    status: Mapped[str] = mapped_column(String(16), default=JobStatus.QUEUED)
 
     model: Mapped[str] = mapped_column(String(40))
     prompt: Mapped[str | None] = mapped_column(Text, nullable=True)

@@ -9,14 +9,14 @@ from sqlalchemy.orm import Session
 
 from common.db import utcnow
 from common.errors import JobNotSavedError, NotFoundError
-from common.jobs import states
+from common.jobs.states import JobStatus
 from common.models import Job, ShareLink
 from common.tokens import hash_token, new_token
 
 
 def issue_link(session: Session, *, job: Job) -> str:
     """A new share token for a saved track; any earlier link of the job stops working."""
-    if not (job.save_to_blob and job.status == states.SUCCEEDED and job.public_url):
+    if not (job.save_to_blob and job.status == JobStatus.SUCCEEDED and job.public_url):
         raise JobNotSavedError(f"Job {job.id} is not a saved track; only saved tracks are shared.")
     revoke_links(session, job_id=job.id)
     token = new_token()

@@ -23,8 +23,8 @@ from sqlalchemy.orm import Session, sessionmaker
 from common.config import Settings
 from common.db import utcnow
 from common.errors import InvalidRequestError
-from common.jobs import states
 from common.jobs.present import event_body
+from common.jobs.states import TERMINAL
 from common.models import Account, Job, WebhookDelivery
 from common.net import AddressRefused, PublicAddressPolicy, pinned
 from common.webhooks.signing import new_secret, sign
@@ -67,7 +67,7 @@ def target_url(session: Session, *, job: Job) -> str | None:
 def record_job_ended(session: Session, *, job: Job) -> WebhookDelivery | None:
     """Queue the webhook of a job that just ended, if it or its account has a URL."""
     url = target_url(session, job=job)
-    if not url or job.status not in states.TERMINAL:
+    if not url or job.status not in TERMINAL:
         return None
     data = event_body(job, job.status)
     event = f"job.{job.status}"

@@ -16,6 +16,7 @@ from common.account import service as accounts
 from common.db import one_statement, transaction
 from common.errors import BillingError
 from common.jobs import service as jobs
+from common.jobs.states import JobStatus
 from common.ledger import service as ledger
 from common.ledger.verify import verify_ledger
 from common.models import Account, Hold, Job, LedgerEntry
@@ -242,7 +243,7 @@ def test_one_statement_completions_racing_the_reaper_settle_once(
         barrier.wait()
         with transaction(committed) as s:
             expired = jobs.fail_job(
-                s, job_id=job_id, code="job_expired", message="late", to="expired"
+                s, job_id=job_id, code="job_expired", message="late", to=JobStatus.EXPIRED
             )
             if expired is not None:
                 wins[job_id].append("reaper")

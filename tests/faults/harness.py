@@ -23,7 +23,7 @@ from sqlalchemy import create_engine, select
 from sqlalchemy.orm import Session
 from sqlalchemy.pool import NullPool
 
-from common.jobs import states
+from common.jobs.states import TERMINAL, JobStatus
 from common.models import Hold, Job, LedgerEntry
 from tests.fixtures.stack import Stack
 
@@ -97,7 +97,7 @@ class Rows:
         return sorted(e.job_id or "" for e in self.captures(account_id))
 
     def all_ended(self, account_id: str) -> bool:
-        return all(j.status in states.TERMINAL for j in self.jobs(account_id))
+        return all(j.status in TERMINAL for j in self.jobs(account_id))
 
     def statuses(self, account_id: str) -> dict[str, str]:
         """job id → status."""
@@ -105,7 +105,7 @@ class Rows:
 
     def all_terminal(self, account_id: str, count: int) -> bool:
         found = self.statuses(account_id)
-        return len(found) == count and all(s in states.TERMINAL for s in found.values())
+        return len(found) == count and all(s in TERMINAL for s in found.values())
 
     def snapshot(self, account_id: str) -> dict[str, Any]:
         """Everything money and jobs say about an account, to compare before and after."""
@@ -137,7 +137,7 @@ def outage_stack(
 
 def wait_running(rows: Rows, account_id: str, count: int) -> None:
     wait_for(
-        lambda: list(rows.statuses(account_id).values()).count(states.RUNNING) == count,
+        lambda: list(rows.statuses(account_id).values()).count(JobStatus.RUNNING) == count,
         timeout=30,
         what=f"{count} running jobs",
     )
@@ -146,7 +146,7 @@ def wait_running(rows: Rows, account_id: str, count: int) -> None:
 def assert_settled_once(rows: Rows, account_id: str) -> None:
     """No hold left active, and one capture per succeeded job, none for any other."""
     holds = {h.job_id: h.state for h in rows.holds(account_id)}
-    succeeded = [j.id for j in rows.jobs(account_id) if j.status == states.SUCCEEDED]
+    succeeded = [j.id for j in rows.jobs(account_id) if j.status == JobStatus.SUCCEEDED]
     assert "active" not in holds.values()
     assert rows.captured(account_id) == sorted(succeeded)
 

@@ -20,7 +20,7 @@ import psutil
 import pytest
 import redis
 
-from common.jobs import states
+from common.jobs.states import TERMINAL, JobStatus
 from common.notify import CHANNEL
 from tests.faults.harness import (
     Rows,
@@ -136,7 +136,7 @@ def test_jobs_outlive_their_callers(stack: Stack, rows: Rows) -> None:
 
         def all_running() -> bool:
             found = list(rows.statuses(account_id).values())
-            return found.count(states.RUNNING) == CALLERS
+            return found.count(JobStatus.RUNNING) == CALLERS
 
         wait_for(all_running, timeout=JOB_S - HANG_UP_AFTER_S, what=f"{CALLERS} running jobs")
         wait_for(lambda: healthz_waiting(stack) == CALLERS, timeout=5, what="every caller waiting")
@@ -147,7 +147,7 @@ def test_jobs_outlive_their_callers(stack: Stack, rows: Rows) -> None:
 
     wait_for(lambda: healthz_waiting(stack) == 0, timeout=JOB_S, what="waiters released")
     released_s = time.monotonic() - hung_up_at
-    ended_by_then = sum(s in states.TERMINAL for s in rows.statuses(account_id).values())
+    ended_by_then = sum(s in TERMINAL for s in rows.statuses(account_id).values())
     wait_for(lambda: _open_callers(stack) == 0, timeout=5, what="caller connections closed")
 
     wait_for(lambda: rows.all_terminal(account_id, CALLERS), timeout=60, what="every job ended")
@@ -161,7 +161,7 @@ def test_jobs_outlive_their_callers(stack: Stack, rows: Rows) -> None:
     assert subscribers == held_subscribers == _subscribers(stack)
 
     jobs = rows.jobs(account_id)
-    assert {j.status for j in jobs} == {states.SUCCEEDED}
+    assert {j.status for j in jobs} == {JobStatus.SUCCEEDED}
     with stack.client(key) as client:
         for job in jobs:
             r = client.get(f"/v1/jobs/{job.id}")

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from common.jobs import states
+from common.jobs.states import JobStatus
 from tests.fakes.elevenlabs import FakeElevenLabs
 from tests.faults.harness import (
     Burst,
@@ -77,8 +77,8 @@ def test_provider_faults_fail_cleanly_and_retry_within_the_limit(
     attempts = Counter(
         (r.json or {})["prompt"] for r in elevenlabs.requests if r.path == "/v1/music"
     )
-    failed = [j for j in jobs if j.status == states.FAILED]
-    succeeded = [j for j in jobs if j.status == states.SUCCEEDED]
+    failed = [j for j in jobs if j.status == JobStatus.FAILED]
+    succeeded = [j for j in jobs if j.status == JobStatus.SUCCEEDED]
     figure(
         provider_fault_jobs=JOBS,
         succeeded=len(succeeded),
@@ -116,5 +116,5 @@ def test_provider_faults_fail_cleanly_and_retry_within_the_limit(
             assert (error["code"], error["job_id"]) == ("provider_error", job.id)
             assert error["provider_code"] == job.provider_code
         else:
-            assert job.status == states.SUCCEEDED
+            assert job.status == JobStatus.SUCCEEDED
     verify_ledger(stack)

@@ -19,7 +19,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from common.jobs import states
+from common.jobs.states import JobStatus
 from tests.faults.harness import (
     Answer,
     Burst,
@@ -143,7 +143,7 @@ def test_redis_outage_is_a_503_and_loses_nothing(stack: Stack, rows: Rows) -> No
     probe_jobs = {j.id: j for j in rows.jobs(probe_account)}
     for answer in outage:
         if answer.job_id is not None:
-            assert probe_jobs[answer.job_id].status == states.FAILED
+            assert probe_jobs[answer.job_id].status == JobStatus.FAILED
 
     assert_no_server_error(answers, {200, 502})
     for account in (account_id, probe_account):

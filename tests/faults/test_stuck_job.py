@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 import redis
 
-from common.jobs import states
+from common.jobs.states import JobStatus
 from tests.faults.harness import (
     QUEUE_KEY,
     Burst,
@@ -69,21 +69,21 @@ def test_stuck_jobs_expire_and_release_their_holds(stack: Stack, rows: Rows) -> 
 
     stack.start_worker(0)
     wait_worker_ready(stack, "worker")
-    dead = submit("dead", states.RUNNING)
+    dead = submit("dead", JobStatus.RUNNING)
     stack.kill("worker")
 
-    lost = submit("lost", states.QUEUED)
+    lost = submit("lost", JobStatus.QUEUED)
     wait_for(lambda: queue_depth(stack)[0] == 1, timeout=5, what="the lost job's message")
     with redis.Redis.from_url(stack.env["REDIS_URL"]) as client:
         client.delete(QUEUE_KEY)
 
     stack.start_worker(1)
     wait_worker_ready(stack, "worker1")
-    slow = submit("slow", states.RUNNING)
+    slow = submit("slow", JobStatus.RUNNING)
 
     stuck = {"dead": dead[1], "lost": lost[1], "slow": slow[1]}
     wait_for(
-        lambda: all(rows.statuses(account_id)[i] == states.EXPIRED for i in stuck.values()),
+        lambda: all(rows.statuses(account_id)[i] == JobStatus.EXPIRED for i in stuck.values()),
         timeout=MAX_RUNTIME_S + EXPIRED_WITHIN_S,
         what="every stuck job expired",
         interval=0.25,

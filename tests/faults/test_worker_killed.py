@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 from kombu import Connection
 
-from common.jobs import states
+from common.jobs.states import TERMINAL, JobStatus
 from tests.faults.harness import (
     Burst,
     Rows,
@@ -59,7 +59,7 @@ def test_jobs_of_a_killed_worker_end_and_are_never_charged_twice(stack: Stack, r
 
     def in_flight() -> bool:
         found = list(rows.statuses(account_id).values())
-        return len(found) == JOBS and found.count(states.RUNNING) == WORKER_THREADS
+        return len(found) == JOBS and found.count(JobStatus.RUNNING) == WORKER_THREADS
 
     wait_for(in_flight, timeout=30, what=f"{WORKER_THREADS} running jobs of {JOBS}")
     # A job's row is committed before its task is sent, so the last sends may still be on
@@ -86,7 +86,7 @@ def test_jobs_of_a_killed_worker_end_and_are_never_charged_twice(stack: Stack, r
     jobs = rows.jobs(account_id)
     holds = {h.job_id: h.state for h in rows.holds(account_id)}
     captures = rows.captured(account_id)
-    outcome = {s: sum(j.status == s for j in jobs) for s in sorted(states.TERMINAL)}
+    outcome = {s: sum(j.status == s for j in jobs) for s in sorted(TERMINAL)}
     figure(
         killed_worker_terminal_s=round(terminal_s, 1),
         max_provider_calls=max(j.provider_calls for j in jobs),
@@ -97,8 +97,8 @@ def test_jobs_of_a_killed_worker_end_and_are_never_charged_twice(stack: Stack, r
     assert all(j.provider_calls <= MAX_PROVIDER_CALLS for j in jobs), [
         (j.id, j.provider_calls) for j in jobs
     ]
-    assert captures == sorted(j.id for j in jobs if j.status == states.SUCCEEDED)
-    assert all(holds[j.id] == "released" for j in jobs if j.status != states.SUCCEEDED)
+    assert captures == sorted(j.id for j in jobs if j.status == JobStatus.SUCCEEDED)
+    assert all(holds[j.id] == "released" for j in jobs if j.status != JobStatus.SUCCEEDED)
     assert_no_server_error(answers, {200, 502})
     assert {a.job_id for a in answers} == {j.id for j in jobs}
 
