@@ -6,7 +6,7 @@ import functools
 import logging
 import time
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 import sqlalchemy.exc
@@ -22,7 +22,7 @@ from tenacity import (
 from common.audio import codec
 from common.audio.formats import stored_format
 from common.config import Settings
-from common.db import one_statement, transaction, utcnow
+from common.db import one_statement, transaction
 from common.gallery.service import store_waveform
 from common.jobs import repository, service
 from common.models import Job
@@ -225,8 +225,8 @@ def _complete(
     billed_ms = billed_duration_ms(
         SKUS[job.model], requested_ms=job.music_length_ms, delivered_ms=audio.duration_ms
     )
-    retain_until = (
-        None if job.save_to_blob else utcnow() + timedelta(hours=ctx.settings.retention_hours)
+    retain_until = service.audio_retained_until(
+        saved=job.save_to_blob, retention_hours=ctx.settings.retention_hours
     )
     try:
         webhook = db_retrying()(

@@ -299,6 +299,12 @@ def expire_stuck_jobs(session: Session, *, now: datetime | None = None) -> list[
     return expired
 
 
+def audio_retained_until(*, saved: bool, retention_hours: float) -> datetime | None:
+    """Until when a finished job's audio is kept: for ever once saved (its URL is permanent),
+    else `retention_hours` from now, after which the purge deletes it."""
+    return None if saved else utcnow() + timedelta(hours=retention_hours)
+
+
 def purgeable_audio(session: Session, *, limit: int = 500) -> list[tuple[str, str]]:
     """(job id, blob key) of unsaved audio past its retention period."""
     rows = session.execute(

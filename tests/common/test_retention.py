@@ -87,3 +87,10 @@ def test_purge(engine: Engine, tmp_path: Path) -> None:
     for job in (fresh, kept, odd):
         assert rows[job.id].blob_key == job.blob_key
         assert store.size(job.blob_key or "") is not None
+
+
+def test_saved_audio_is_kept_for_ever_and_unsaved_audio_for_the_retention_period() -> None:
+    assert jobs.audio_retained_until(saved=True, retention_hours=24) is None
+    until = jobs.audio_retained_until(saved=False, retention_hours=24)
+    assert until is not None
+    assert abs((until - utcnow()).total_seconds() - 24 * 3600) < 60
