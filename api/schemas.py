@@ -21,7 +21,12 @@ from common.audio.formats import DEFAULT_FORMAT, FORMATS
 from common.errors import AppError
 from common.jobs.states import JobStatus as Status
 from common.pricing import DEFAULT_SKU, SKUS
-from common.validation import DEFAULT_LENGTH_MS, MAX_LENGTH_MS, MIN_LENGTH_MS
+from common.validation import (
+    DEFAULT_LENGTH_MS,
+    MAX_LENGTH_MS,
+    MAX_WEBHOOK_URL_LENGTH,
+    MIN_LENGTH_MS,
+)
 
 JobStatusName = Literal[
     Status.QUEUED, Status.RUNNING, Status.SUCCEEDED, Status.FAILED, Status.EXPIRED
@@ -71,7 +76,7 @@ class MusicRequestBody(BaseModel):
     )
     webhook_url: str | None = Field(
         None,
-        max_length=2000,
+        max_length=MAX_WEBHOOK_URL_LENGTH,
         description="Where to POST the job (signed, Standard Webhooks) when it ends; an "
         "absolute https URL. The account's own webhook URL is used when this is absent.",
     )

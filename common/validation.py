@@ -21,6 +21,7 @@ from common.errors import (
 )
 from common.pricing import DEFAULT_SKU, SKUS, Sku
 
+MAX_WEBHOOK_URL_LENGTH = 2000
 MIN_LENGTH_MS = 1_000
 MAX_LENGTH_MS = 300_000
 DEFAULT_LENGTH_MS = 30_000
@@ -203,11 +204,11 @@ def _parse_webhook(body: dict[str, Any]) -> str | None:
         or not port_ok
         or parts.scheme not in ("https", "http")
         or not parts.hostname
-        or len(url) > 2000
+        or len(url) > MAX_WEBHOOK_URL_LENGTH
     ):
         raise InvalidRequestError(
             "webhook_url must be an absolute https URL with a valid host and port, of at most "
-            "2000 characters.",
+            f"{MAX_WEBHOOK_URL_LENGTH} characters.",
             param="webhook_url",
         )
     return url
