@@ -47,8 +47,10 @@ def pg_hold(with_job: bool) -> Select[Any]:
     so a job and its hold are one write that needs no transaction around it."""
     account = ACCOUNTS.c
     amount = bindparam("amount", type_=BigInteger())
-    # FOR UPDATE reads the newest committed row once its lock is ours, and the reservation
-    # below updates that same row under the same lock.
+    # FOR NO KEY UPDATE reads the newest committed row once its lock is ours, and the
+    # reservation below updates that same row under the same lock. It is the lock an UPDATE of
+    # non-key columns takes anyway, so it does not block the key-share locks that inserts
+    # referencing the account (holds, ledger entries) take.
     judged = (
         select(
             account.id,
@@ -58,7 +60,7 @@ def pg_hold(with_job: bool) -> Select[Any]:
             ),
         )
         .where(account.id == bindparam("account_id", type_=String()))
-        .with_for_update()
+        .with_for_update(key_share=True)
         .cte("judged")
     )
     reserved = (
