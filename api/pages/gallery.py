@@ -18,7 +18,6 @@ from common.errors import AuthError
 from common.gallery.service import (
     delete_track,
     get_saved,
-    login_link_state,
     read_waveform,
     view_gallery,
 )
@@ -84,7 +83,7 @@ async def login_link_form(
     request: Request, token: str, state: AppState = Depends(get_state)
 ) -> Response:
     # A GET never signs in: link previewers and scanners must not use up the link.
-    link = await in_transaction(state.sessions, login_link_state, token=token)
+    link = await in_transaction(state.sessions, sessions.login_link_state, token=token)
     if link != "live":
         return _dead_link_page(request, link)
     return _login_page(request, action=f"/gallery/login/{token}", link=True)
@@ -144,7 +143,7 @@ async def login_with_link(
         account_id = await in_transaction(state.sessions, sessions.consume_login_link, token=token)
     except AuthError:
         # Used in another tab (or expired) since its page was shown.
-        link = await in_transaction(state.sessions, login_link_state, token=token)
+        link = await in_transaction(state.sessions, sessions.login_link_state, token=token)
         return _dead_link_page(request, link)
     return await _signed_in(request, state, account_id)
 

@@ -122,3 +122,14 @@ def consume_login_link(session: Session, *, token: str) -> str:
     if account_id is None:
         raise AuthError("This sign-in link is unknown, used or expired.")
     return account_id
+
+
+def login_link_state(session: Session, *, token: str) -> str:
+    """Whether a one-time sign-in link can still sign in: "live", "used" or "dead" (unknown
+    or expired), read without using it up."""
+    link = session.scalars(
+        select(LoginLink).where(LoginLink.token_hash == hash_token(token))
+    ).first()
+    if link is None or link.expires_at <= utcnow():
+        return "dead"
+    return "used" if link.used_at is not None else "live"

@@ -18,10 +18,9 @@ from common.db import utcnow
 from common.errors import InvalidRequestError, NotFoundError
 from common.jobs.service import get_job
 from common.jobs.states import JobStatus
-from common.models import Job, LoginLink
+from common.models import Job
 from common.share.service import active_link_jobs, revoke_links
 from common.storage.base import BlobNotFound, BlobStore, StorageError, StoredObject, waveform_key
-from common.tokens import hash_token
 
 log = logging.getLogger(__name__)
 
@@ -141,14 +140,3 @@ def read_waveform(store: BlobStore, *, audio_key: str) -> bytes:
         # The picture is still shown; the next view tries to store it again.
         log.warning("could not store the waveform of %s", audio_key, exc_info=True)
     return png
-
-
-def login_link_state(session: Session, *, token: str) -> str:
-    """Whether a one-time sign-in link can still sign in: "live", "used" or "dead" (unknown
-    or expired), read without using it up."""
-    link = session.scalars(
-        select(LoginLink).where(LoginLink.token_hash == hash_token(token))
-    ).first()
-    if link is None or link.expires_at <= utcnow():
-        return "dead"
-    return "used" if link.used_at is not None else "live"
